@@ -44,6 +44,10 @@ up: lab site ## Install everything, start the lab and converge the platform on i
 db-migrate: venv ## Create roles and databases and apply migrations: make db-migrate DSN=...
 	$(BIN)/python scripts/db_migrate.py $(if $(DSN),--dsn-from-env)
 
+.PHONY: vault
+vault: venv ## Create an inventory's vault: make vault INVENTORY=... VAULT_PASSWORD_FILE=...
+	$(BIN)/python scripts/make_vault.py --inventory "$(INVENTORY)" --vault-password-file "$(VAULT_PASSWORD_FILE)"
+
 .PHONY: lint
 lint: venv ## Run ruff, mypy, yamllint and ansible-lint.
 	ruff check .
