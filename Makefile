@@ -14,6 +14,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
 
+# mypy checks the project's Python wherever it exists so far.
+MYPY_PATHS = $(wildcard tui scripts tests bench collections/ansible_collections/qa/platform/plugins)
 ROLES_WITH_SCENARIOS = $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 
 .PHONY: help
@@ -52,7 +54,7 @@ vault: venv ## Create an inventory's vault: make vault INVENTORY=... VAULT_PASSW
 lint: venv ## Run ruff, mypy, yamllint and ansible-lint.
 	ruff check .
 	ruff format --check .
-	mypy
+	mypy $(MYPY_PATHS)
 	yamllint --strict .
 	ansible-lint
 
