@@ -70,4 +70,4 @@ molecule: venv ## Run every role's molecule scenario.
 	done
 
 .PHONY: test
-test: lab lint pytest molecule ## Everything CI runs.
+test: lab site lint pytest molecule ## Everything CI runs.
