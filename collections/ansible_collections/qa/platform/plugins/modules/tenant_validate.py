@@ -120,10 +120,10 @@ problems:
 
 # Imports follow the documentation blocks, as ansible-test's module checks
 # (import-before-documentation) expect.
-from typing import Any  # noqa: E402
+from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.qa.platform.plugins.module_utils.tenant_spec import (  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.qa.platform.plugins.module_utils.tenant_spec import (
     TenantSpecError,
     check_unique,
     check_unique_batch,
