@@ -17,7 +17,7 @@ def runner() -> Runner:
     return Runner()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def operator_db() -> Iterator[psycopg.Connection[Any]]:
     """Return a connection as qa_operator, which reads every tenant's rows."""
     with psycopg.connect(

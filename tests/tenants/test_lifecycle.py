@@ -101,7 +101,7 @@ def login_requires_password_change(issuer: str, username: str, password: str) ->
             "code_challenge_method": "S256",
         },
         timeout=30,
-        verify=False,  # noqa: S501
+        verify=False,
     )
     action = re.search(r'action="([^"]+)"', page.text)
     assert action, page.text[:500]
@@ -109,7 +109,7 @@ def login_requires_password_change(issuer: str, username: str, password: str) ->
         action[1].replace("&amp;", "&"),
         data={"username": username, "password": password},
         timeout=30,
-        verify=False,  # noqa: S501
+        verify=False,
     )
     return "UPDATE_PASSWORD" in answer.text or "update-password" in answer.text.lower()
 

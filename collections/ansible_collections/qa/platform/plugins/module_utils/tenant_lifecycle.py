@@ -134,8 +134,10 @@ class Settings:
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     lock_ttl_seconds: int = 3600
     smtp: Mapping[str, Any] | None = None
-    # For tests: raise after this step completes, to prove the rollback.
+    # For tests: raise after this step completes, to prove the rollback, and
+    # wait this many seconds before undoing, so a test can stop a service.
     fail_after_step: str = ""
+    pause_before_undo: int = 0
 
 
 def generate_secret(length: int = 32) -> str:
@@ -537,6 +539,7 @@ def settings_argument_spec() -> dict[str, Any]:
         "dumps_dir": {"type": "path", "default": "/var/lib/qa-platform/dumps"},
         "smtp": {"type": "dict", "default": None, "no_log": False},
         "fail_after_step": {"type": "str", "default": ""},
+        "pause_before_undo": {"type": "int", "default": 0},
     }
 
 
@@ -583,4 +586,5 @@ def settings_from_params(params: Mapping[str, Any]) -> Settings:
         dumps_dir=Path(params["dumps_dir"]),
         smtp=params.get("smtp"),
         fail_after_step=params.get("fail_after_step") or "",
+        pause_before_undo=params.get("pause_before_undo") or 0,
     )

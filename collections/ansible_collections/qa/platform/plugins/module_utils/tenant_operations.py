@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -451,6 +452,8 @@ class Onboarding:
                 "; the tenant was already active, so nothing was removed"
             )
             return
+        if self.settings.pause_before_undo:
+            time.sleep(self.settings.pause_before_undo)
         with contextlib.suppress(Exception):
             self.platform.refresh_admin_token()
         undo = {

@@ -59,6 +59,10 @@ options:
     description: For tests only. Fail on purpose after this step, to exercise the rollback.
     type: str
     default: ""
+  pause_before_undo:
+    description: For tests only. Seconds to wait before undoing, so that a test can stop a service.
+    type: int
+    default: 0
 author: qa-platform-ops
 """
 

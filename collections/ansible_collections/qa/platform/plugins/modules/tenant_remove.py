@@ -56,6 +56,10 @@ options:
     description: Shared with the other tenant modules.
     type: str
     default: ""
+  pause_before_undo:
+    description: For tests only. Seconds to wait before undoing, so that a test can stop a service.
+    type: int
+    default: 0
 author: qa-platform-ops
 """
 
