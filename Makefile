@@ -50,6 +50,10 @@ db-migrate: venv ## Create roles and databases and apply migrations: make db-mig
 vault: venv ## Create an inventory's vault: make vault INVENTORY=... VAULT_PASSWORD_FILE=...
 	$(BIN)/python scripts/make_vault.py --inventory "$(INVENTORY)" --vault-password-file "$(VAULT_PASSWORD_FILE)"
 
+.PHONY: tui
+tui: venv ## Open the TUI on the lab: qa-tui --inventory inventories/local.
+	$(BIN)/qa-tui --inventory inventories/local
+
 .PHONY: lint
 lint: venv ## Run ruff, mypy, yamllint and ansible-lint.
 	ruff check .

@@ -90,7 +90,7 @@ class Onboarding:
             self.outcome.failed = True
             self.outcome.failed_step = error.step
             self.outcome.message = str(error)
-            if error.step != "lock":
+            if error.step not in {"lock", "validate"}:
                 self.roll_back()
         finally:
             mirror_journal(self.platform, self.journal)
@@ -147,6 +147,15 @@ class Onboarding:
         if problems:
             raise LifecycleError(
                 "validate", "; ".join(problem.message for problem in problems)
+            )
+        suspended = [row for row in rows if row[0] == self.tenant_id]
+        suspended = [row for row in suspended if row[3] == "suspended"]
+        if suspended:
+            raise LifecycleError(
+                "validate",
+                f"tenant {self.tenant_id} is suspended; run "
+                "playbooks/tenant_resume.yml "
+                f"-e tenant_id={self.tenant_id} before onboarding it again",
             )
         self.was_active = any(
             row[0] == self.tenant_id and row[3] != "pending" for row in rows

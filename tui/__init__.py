@@ -1,0 +1,1 @@
+"""The operator's terminal UI over the qa-platform-ops playbooks."""
