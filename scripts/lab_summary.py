@@ -55,6 +55,12 @@ def rows(lab: dict[str, Any]) -> list[tuple[str, bool, str, str]]:
             postgresql["log"],
         ),
         ("moto", port_open(moto), lab["moto"]["endpoint"], lab["moto"]["log"]),
+        (
+            "lightsail double",
+            port_open(lab["lightsail"]["endpoint"].removeprefix("http://")),
+            lab["lightsail"]["endpoint"],
+            lab["lightsail"]["log"],
+        ),
         ("pebble", port_open(pebble), lab["pebble"]["directory"], lab["pebble"]["log"]),
         (
             "pebble-challtestsrv",

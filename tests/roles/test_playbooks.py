@@ -42,4 +42,6 @@ def test_site_imports_existing_playbooks() -> None:
     for path in imported:
         assert (PROJECT_DIR / path).is_file(), f"site.yml imports missing {path}"
     assert "playbooks/auth_host.yml" in imported
+    assert "playbooks/database.yml" in imported
+    assert "playbooks/tenant_provision.yml" in imported
     assert "playbooks/lab.yml" not in imported
