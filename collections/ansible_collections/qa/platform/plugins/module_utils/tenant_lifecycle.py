@@ -2,9 +2,9 @@
 
 Every operation runs in one process on the controller: one admin token, one
 database connection per role, and the steps in the order the platform needs.
-Each completed step is written to a journal file (and mirrored to the
-``provisioning_journal`` table when the database answers) before the next
-step starts, so a failed run can be undone, and a crashed or half-undone one
+Each completed step is written to a journal file before the next step
+starts, and mirrored to the ``provisioning_journal`` table when the database
+is reachable. A failed run can so be undone, and a crashed or half-undone one
 finished by a re-run.
 """
 
@@ -50,7 +50,7 @@ class LifecycleError(Exception):
 
 
 class TenantLocked(LifecycleError):
-    """Another run holds the tenant's lock."""
+    """Error raised when another run holds the tenant's lock."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class KeycloakSettings:
 
 @dataclass(frozen=True)
 class DnsSettings:
-    """Where tenant records go: <subdomain>.qa.<domain> CNAME qa.<domain>."""
+    """Settings of tenant DNS records, <subdomain>.qa.<domain> CNAME qa.<domain>."""
 
     domain: str
     zone_id: str = ""
@@ -176,9 +176,9 @@ def write_private_file(path: Path, text: str) -> None:
 class Journal:
     """The record of an operation's completed steps, one file per tenant.
 
-    The file is the primary record because it is written even when the
-    database is the service that is down; the database table mirrors it so
-    that the TUI and other operators see it too.
+    The file is the primary record, because it can be written even when the
+    database is the service that is down. The database table mirrors it, so
+    the TUI and other operators see it too.
     """
 
     def __init__(self, directory: Path, tenant_id: str, operation: str) -> None:
@@ -451,7 +451,7 @@ def mirror_journal(platform: Platform, journal: Journal) -> None:
 
 @dataclass
 class Outcome:
-    """What an operation did, for the module's result (never a secret)."""
+    """Result of one operation for the module to return; it never holds a secret."""
 
     tenant_id: str
     changed: bool = False

@@ -281,8 +281,7 @@ class Onboarding:
         return str(users[0]["id"])
 
     def verify_realm(self) -> None:
-        """Check roles, client and the admin's tenant_admin mapping; repair the"
-        " mapping."""
+        """Check the realm's roles, client and admin mapping, and repair the mapping."""
         admin = self.platform.use_realm(self.realm_name)
         roles = {role["name"] for role in admin.get_realm_roles()}
         missing = [
@@ -368,8 +367,7 @@ class Onboarding:
         return True
 
     def step_smoke(self) -> bool:
-        """Check a token from the new realm against its keys, and row isolation as"
-        " qa_app."""
+        """Check a token from the new realm, and row isolation as qa_app."""
         from keycloak import KeycloakOpenID
 
         keycloak = self.settings.keycloak
@@ -409,8 +407,7 @@ class Onboarding:
         return False
 
     def step_credentials(self) -> bool:
-        """Hand the admin's temporary password over once, in a file only root can"
-        " read."""
+        """Hand the temporary password over once, in a file only root can read."""
         path = self.credentials_path()
         self.outcome.credentials_file = str(path)
         if path.is_file() and not self.admin_password:
@@ -530,8 +527,7 @@ def remove_dns(platform: Platform, subdomain: str | None) -> bool:
 
 
 def remove_realm(platform: Platform, realm_name: str, tenant_id: str) -> bool:
-    """Delete a tenant's realm after checking it is the tenant's; return whether one"
-    " existed."""
+    """Delete a tenant's realm once it is known to be the tenant's."""
     existing = platform.realm(realm_name)
     if existing is None:
         return False
