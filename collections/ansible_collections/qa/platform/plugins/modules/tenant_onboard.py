@@ -24,45 +24,8 @@ options:
     type: list
     elements: dict
     required: true
-  provisioner_db:
-    description: Connection to the platform database as qa_provisioner.
-    type: dict
-    required: true
-  app_db:
-    description: Connection as qa_app, for the admin's profile and the isolation check.
-    type: dict
-    required: true
-  keycloak:
-    description: Keycloak base URL and the automation client's id and secret.
-    type: dict
-    required: true
-  dns:
-    description: Domain, hosted zone and Route 53 endpoint for tenant records.
-    type: dict
-    required: true
-  credentials_dir:
-    description: Folder of the per-tenant credentials files (mode 0700, files 0600).
-    type: path
-    default: /var/lib/qa-platform/credentials
-  journal_dir:
-    description: Folder of the per-tenant journal files.
-    type: path
-    default: /var/lib/qa-platform/journal
-  dumps_dir:
-    description: Not used by onboarding; shared with the other tenant modules.
-    type: path
-    default: /var/lib/qa-platform/dumps
-  smtp:
-    description: SMTP server settings for the realm (host, port, from, user, password, starttls).
-    type: dict
-  fail_after_step:
-    description: For tests only. Fail on purpose after this step, to exercise the rollback.
-    type: str
-    default: ""
-  pause_before_undo:
-    description: For tests only. Seconds to wait before undoing, so that a test can stop a service.
-    type: int
-    default: 0
+extends_documentation_fragment:
+  - qa.platform.tenant_connection
 author: qa-platform-ops
 """
 

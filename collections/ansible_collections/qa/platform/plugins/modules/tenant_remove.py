@@ -21,45 +21,8 @@ options:
     description: Whether to dump the tenant's rows before deleting them.
     type: bool
     default: true
-  provisioner_db:
-    description: Connection to the platform database as qa_provisioner.
-    type: dict
-    required: true
-  app_db:
-    description: Connection as qa_app (not used here; shared with the other tenant modules).
-    type: dict
-    required: true
-  keycloak:
-    description: Keycloak base URL and the automation client's id and secret.
-    type: dict
-    required: true
-  dns:
-    description: Domain, hosted zone and Route 53 endpoint for tenant records.
-    type: dict
-    required: true
-  credentials_dir:
-    description: Folder of the per-tenant credentials files.
-    type: path
-    default: /var/lib/qa-platform/credentials
-  journal_dir:
-    description: Folder of the per-tenant journal files.
-    type: path
-    default: /var/lib/qa-platform/journal
-  dumps_dir:
-    description: Folder the dumps go to.
-    type: path
-    default: /var/lib/qa-platform/dumps
-  smtp:
-    description: Shared with the other tenant modules.
-    type: dict
-  fail_after_step:
-    description: Shared with the other tenant modules.
-    type: str
-    default: ""
-  pause_before_undo:
-    description: For tests only. Seconds to wait before undoing, so that a test can stop a service.
-    type: int
-    default: 0
+extends_documentation_fragment:
+  - qa.platform.tenant_connection
 author: qa-platform-ops
 """
 

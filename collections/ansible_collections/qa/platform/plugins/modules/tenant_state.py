@@ -20,45 +20,8 @@ options:
     type: str
     choices: [active, suspended]
     required: true
-  provisioner_db:
-    description: Connection to the platform database as qa_provisioner.
-    type: dict
-    required: true
-  app_db:
-    description: Connection as qa_app (not used here; shared with the other tenant modules).
-    type: dict
-    required: true
-  keycloak:
-    description: Keycloak base URL and the automation client's id and secret.
-    type: dict
-    required: true
-  dns:
-    description: Domain and Route 53 endpoint (not used here; shared with the other tenant modules).
-    type: dict
-    required: true
-  credentials_dir:
-    description: Shared with the other tenant modules.
-    type: path
-    default: /var/lib/qa-platform/credentials
-  journal_dir:
-    description: Shared with the other tenant modules.
-    type: path
-    default: /var/lib/qa-platform/journal
-  dumps_dir:
-    description: Shared with the other tenant modules.
-    type: path
-    default: /var/lib/qa-platform/dumps
-  smtp:
-    description: Shared with the other tenant modules.
-    type: dict
-  fail_after_step:
-    description: Shared with the other tenant modules.
-    type: str
-    default: ""
-  pause_before_undo:
-    description: For tests only. Seconds to wait before undoing, so that a test can stop a service.
-    type: int
-    default: 0
+extends_documentation_fragment:
+  - qa.platform.tenant_connection
 author: qa-platform-ops
 """
 
