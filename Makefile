@@ -75,3 +75,11 @@ molecule: venv ## Run every role's molecule scenario.
 
 .PHONY: test
 test: lab site lint pytest molecule ## Everything CI runs.
+
+.PHONY: bench
+bench: venv ## Run the full benchmark suite on the lab; rewrites docs/benchmarks.md.
+	$(BIN)/python bench/run.py
+
+.PHONY: bench-quick
+bench-quick: venv ## Run the small benchmark suite (a few minutes) on the lab.
+	$(BIN)/python bench/run.py --quick
