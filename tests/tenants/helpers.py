@@ -24,6 +24,11 @@ class PlaybookRun:
     returncode: int
     output: str
 
+    @property
+    def text(self) -> str:
+        """Return the output with whitespace collapsed, as Ansible folds long lines."""
+        return " ".join(self.output.split())
+
 
 class Runner:
     """Run the project's playbooks and keep every output for secret scans."""

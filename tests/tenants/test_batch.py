@@ -81,7 +81,7 @@ def test_batch_onboards_every_tenant(
     for tenant_id in batch_ids:
         assert tenant_status(operator_db, tenant_id) == "active"
         assert (CREDENTIALS_DIR / f"{tenant_id}.json").is_file()
-        assert f"{tenant_id}: onboarded" in result.output
+        assert f"{tenant_id}: onboarded" in result.text
 
     again = runner.run("tenant_provision.yml", "-e", f"@{path}")
     assert again.returncode == 0, again.output[-4000:]
@@ -102,8 +102,8 @@ def test_batch_with_bad_entry_changes_nothing(
         "tenant_provision.yml", "-e", f"@{write_batch(tmp_path, entries)}"
     )
     assert result.returncode != 0
-    assert "max_calls_per_month" in result.output
-    assert batch_ids[1] in result.output
+    assert "max_calls_per_month" in result.text
+    assert batch_ids[1] in result.text
     for tenant_id in batch_ids:
         assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
 
@@ -123,8 +123,8 @@ def test_batch_rolls_back_only_failed_tenant(
         path = write_batch(tmp_path, [tenant_entry(t) for t in batch_ids])
         result = runner.run("tenant_provision.yml", "-e", f"@{path}")
         assert result.returncode != 0
-        assert f"{batch_ids[1]}: FAILED at step realm" in result.output
-        assert "1 of 3 tenants failed" in result.output
+        assert f"{batch_ids[1]}: FAILED at step realm" in result.text
+        assert "1 of 3 tenants failed" in result.text
         assert tenant_status(operator_db, batch_ids[1]) is None
         assert not (CREDENTIALS_DIR / f"{batch_ids[1]}.json").exists()
         for tenant_id in (batch_ids[0], batch_ids[2]):

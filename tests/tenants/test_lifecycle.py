@@ -169,8 +169,8 @@ def test_fault_at_step_rolls_back(
         f"tenant_fail_after_step={step}",
     )
     assert result.returncode != 0
-    assert f"FAILED at step {step}" in result.output
-    assert "rolled back" in result.output
+    assert f"FAILED at step {step}" in result.text
+    assert "rolled back" in result.text
     assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
 
 
@@ -191,7 +191,7 @@ def test_parallel_runs_make_one_tenant(
     assert any(result.returncode == 0 for result in results)
     for result in results:
         if result.returncode != 0:
-            assert f"tenant {tenant_id} is locked" in result.output
+            assert f"tenant {tenant_id} is locked" in result.text
     count = operator_db.execute(
         "SELECT count(*) FROM tenants WHERE tenant_id = %s", (tenant_id,)
     ).fetchone()
@@ -233,7 +233,7 @@ def test_remove_keeps_dump(
         "tenant_remove.yml", "-e", f"tenant_id={tenant_id}", "-e", "confirm=other"
     )
     assert unconfirmed.returncode != 0
-    assert f"confirm with -e confirm={tenant_id}" in unconfirmed.output
+    assert f"confirm with -e confirm={tenant_id}" in unconfirmed.text
     assert tenant_status(operator_db, tenant_id) == "active"
 
     removed = remove(runner, tenant_id)
@@ -270,5 +270,5 @@ def test_malformed_file_changes_nothing(
     tenant_id = new_tenant_id()
     result = provision(runner, write_tenant(tmp_path, tenant_id, **fields))
     assert result.returncode != 0
-    assert field in result.output
+    assert field in result.text
     assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
