@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,13 @@ def test_renewal_deploy_hook_reloads_nginx(lab: dict[str, Any], auth_exec: Any) 
         env=certbot_env(auth_exec),
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    # nginx reloads in the background: old workers serve the old certificate
+    # until the new ones take over, so wait a bounded time for the change.
+    deadline = time.monotonic() + 30
     after = served_certificate(host)
+    while after.serial_number == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = served_certificate(host)
     assert after.serial_number != before
     live = auth_exec("cat", f"/etc/letsencrypt/live/{host}/cert.pem")
     saved = x509.load_pem_x509_certificate(live.stdout.encode())
