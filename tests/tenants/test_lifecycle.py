@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import re
+import socket
 import stat
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from tests.tenants.helpers import (
     CREDENTIALS_DIR,
     Runner,
     credentials,
+    lab_secret,
     new_tenant_id,
     write_tenant,
 )
@@ -272,3 +275,32 @@ def test_malformed_file_changes_nothing(
     assert result.returncode != 0
     assert field in result.text
     assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
+
+
+def test_lock_of_killed_run_is_released(
+    runner: Runner, tmp_path: Path, operator_db: Any
+) -> None:
+    tenant_id = new_tenant_id()
+    # A PID of a process that has ended, on this host, stands for a run that
+    # was killed while it held the lock.
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    stale_holder = f"{socket.gethostname()}:{finished.pid}"
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=5433,
+        dbname="qa_platform",
+        user="qa_provisioner",
+        password=lab_secret("qa_provisioner"),
+        autocommit=True,
+    ) as provisioner:
+        taken = provisioner.execute(
+            "SELECT acquire_tenant_lock(%s, %s, 'onboard')", (tenant_id, stale_holder)
+        ).fetchone()
+    assert taken == (True,)
+    try:
+        result = provision(runner, write_tenant(tmp_path, tenant_id))
+        assert result.returncode == 0, result.output[-3000:]
+        assert tenant_status(operator_db, tenant_id) == "active"
+    finally:
+        remove(runner, tenant_id, "-e", "keep_dump=false")

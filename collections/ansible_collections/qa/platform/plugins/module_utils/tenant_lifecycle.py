@@ -383,36 +383,66 @@ def tenant_record(dns: DnsSettings, subdomain: str) -> dict[str, Any]:
     }
 
 
+def holder_is_dead(holder: str) -> bool:
+    """Return whether a lock holder ran on this host and its process has ended.
+
+    A holder from another host is never presumed dead: only its expiry frees
+    its lock.
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _try_lock(platform: Platform, tenant_id: str, operation: str) -> Any:
+    """Try to take the lock once; return None when taken, else the holder's row."""
+    settings = platform.settings
+    with platform.db.transaction():
+        taken = platform.db.execute(
+            "SELECT acquire_tenant_lock(%s, %s, %s, make_interval(secs => %s))",
+            (tenant_id, settings.holder, operation, settings.lock_ttl_seconds),
+        ).fetchone()[0]
+        if taken:
+            return None
+        return platform.db.execute(
+            "SELECT holder, operation, acquired_at FROM tenant_locks"
+            " WHERE tenant_id = %s",
+            (tenant_id,),
+        ).fetchone()
+
+
 @contextlib.contextmanager
 def tenant_lock(platform: Platform, tenant_id: str, operation: str) -> Iterator[None]:
-    """Hold the tenant's lock for the block, or fail at once if another run has it."""
+    """Hold the tenant's lock for the block, or fail at once if another run has it.
+
+    A lock left by a killed run on this host is released at once instead of
+    blocking the tenant until it expires.
+    """
     settings = platform.settings
     try:
-        with platform.db.transaction():
-            taken = platform.db.execute(
-                "SELECT acquire_tenant_lock(%s, %s, %s, make_interval(secs => %s))",
-                (tenant_id, settings.holder, operation, settings.lock_ttl_seconds),
-            ).fetchone()[0]
-            holder = None
-            if not taken:
-                holder = platform.db.execute(
-                    "SELECT holder, operation, acquired_at FROM tenant_locks"
-                    " WHERE tenant_id = %s",
-                    (tenant_id,),
-                ).fetchone()
+        holder = _try_lock(platform, tenant_id, operation)
+        if holder is not None and holder_is_dead(holder[0]):
+            with platform.db.transaction():
+                platform.db.execute(
+                    "SELECT release_tenant_lock(%s, %s)", (tenant_id, holder[0])
+                )
+            holder = _try_lock(platform, tenant_id, operation)
     except Exception as error:
         raise LifecycleError(
             "lock", f"cannot reach the database to lock tenant {tenant_id}: {error}"
         ) from error
-    if not taken:
-        detail = (
-            f" by {holder[0]} ({holder[1]} since {holder[2]:%Y-%m-%d %H:%M:%S %Z})"
-            if holder
-            else ""
-        )
+    if holder is not None:
         raise TenantLocked(
             "lock",
-            f"tenant {tenant_id} is locked{detail}; another run is changing it. "
+            f"tenant {tenant_id} is locked by {holder[0]} ({holder[1]} since "
+            f"{holder[2]:%Y-%m-%d %H:%M:%S %Z}); another run is changing it. "
             "Wait for that run to finish, then run this one again.",
         )
     try:
