@@ -65,7 +65,7 @@ class Route53Recorder:
 
     Before and after each ChangeResourceRecordSets call it lists the TXT
     values of the challenge name in moto and keeps every value it saw. With
-    ``mirror`` set it also adds each new value to pebble-challtestsrv.
+    ``mirror`` set it also copies the current values to pebble-challtestsrv.
     """
 
     def __init__(
@@ -118,13 +118,27 @@ class Route53Recorder:
             new = [value for value in sorted(values) if value not in self.seen_values]
             self.seen_values.extend(new)
         if self.mirror:
-            for value in new:
-                response = requests.post(
-                    f"{self.challtestsrv}/set-txt",
-                    json={"host": self.challenge_name, "value": value},
-                    timeout=10,
-                )
-                response.raise_for_status()
+            self.copy_to_challtestsrv(values)
+
+    def copy_to_challtestsrv(self, values: set[str]) -> None:
+        """Replace the challenge name's TXT values in pebble-challtestsrv.
+
+        Old values go too, because pebble's DNS client fails on a response
+        with many TXT values ("dns: overflowing header size").
+        """
+        response = requests.post(
+            f"{self.challtestsrv}/clear-txt",
+            json={"host": self.challenge_name},
+            timeout=10,
+        )
+        response.raise_for_status()
+        for value in sorted(values):
+            response = requests.post(
+                f"{self.challtestsrv}/set-txt",
+                json={"host": self.challenge_name, "value": value},
+                timeout=10,
+            )
+            response.raise_for_status()
 
     def forward(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
