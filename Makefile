@@ -66,11 +66,13 @@ lint: venv ## Run ruff, mypy, yamllint and ansible-lint.
 pytest: venv ## Run the pytest suite against the lab.
 	pytest
 
+# Scenarios without containers keep "prepared" in molecule's state between
+# runs and would skip prepare, so each run starts from a reset.
 .PHONY: molecule
 molecule: venv ## Run every role's molecule scenario.
 	@for role in $(ROLES_WITH_SCENARIOS); do \
 		echo "molecule: role $$role"; \
-		(cd roles/$$role && molecule test) || exit 1; \
+		(cd roles/$$role && molecule reset >/dev/null && molecule test) || exit 1; \
 	done
 
 .PHONY: test
