@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Print what the local lab runs, where it listens, and where its logs are.
 
-`make up` calls this last. Each line shows whether the service answers now,
-so a service that died after `make lab` stands out.
+`make up` calls this last. Each line shows whether the service responds now,
+so a service that died after `make lab` is easy to spot.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A test double of Amazon Lightsail's API for the lab and the tests.
 
-moto does not implement Lightsail, so this small HTTP server answers the
+moto does not implement Lightsail, so this small HTTP server serves the
 Lightsail operations that the aws_lightsail role calls, over Lightsail's own
 protocol (JSON 1.1, the operation in the X-Amz-Target header), with state kept
 in memory per region.
@@ -9,14 +9,14 @@ in memory per region.
 Every request body is checked against the operation's input shape in
 botocore's Lightsail service model before it is acted on: what botocore's
 parameter validation rejects, and strings outside a modelled enum or pattern,
-come back as HTTP 400 with an InvalidInputException, as Lightsail answers. Every
+come back as HTTP 400 with an InvalidInputException, as Lightsail does. Every
 response is checked against the operation's output shape before it is sent; a
 response that does not fit is a bug in the double and returns HTTP 500.
 
 Like Lightsail, a new instance stays "pending" without a public IP address for
 a few reads before it runs, so callers must wait for the address.
 
-Besides the API, the server answers three paths of its own:
+Besides the API, the server serves three paths of its own:
 GET /lightsail-double/health, GET /lightsail-double/calls (the operation names
 received so far, in order) and POST /lightsail-double/reset (forget all state).
 """

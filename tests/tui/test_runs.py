@@ -95,7 +95,7 @@ def test_slow_consumer_loses_nothing(tui_paths: TuiPaths) -> None:
 def test_history_survives_restart(tui_paths: TuiPaths) -> None:
     handle = PlaybookRunner(tui_paths).start(sample_request("first"))
     drain(handle)
-    # A fresh reader stands in for a restarted TUI: it has only the folder.
+    # A fresh reader plays the part of a restarted TUI: it has only the folder.
     records = history.list_runs(TuiPaths(tui_paths.data_dir).artifacts_dir)
     assert [record.ident for record in records] == [handle.ident]
     record = records[0]

@@ -1,6 +1,6 @@
 """The run history: ansible-runner's artifacts folders, newest first.
 
-Each run folder holds runner's ``status``, ``rc``, ``command`` and
+Each run folder contains runner's ``status``, ``rc``, ``command`` and
 ``job_events/``, plus the TUI's own ``qa_tui_run.json`` with the title and
 tenant. Reading them again after a restart gives the same history.
 """
@@ -70,7 +70,7 @@ def _read_text(path: Path) -> str | None:
 
 
 def read_run(folder: Path, live: frozenset[str] = frozenset()) -> RunRecord:
-    """Read one run folder. ``live`` holds the ids this process is running.
+    """Read one run folder. ``live`` contains the ids this process is running.
 
     A run that has no final status, is not live and whose process is gone
     was cut short (the TUI was killed); its metadata is rewritten to

@@ -63,7 +63,7 @@ class OnboardScreen(Screen[None]):
     """
 
     class Submitted(Message):
-        """The form holds a valid tenant; ``check`` asks for a preview."""
+        """The form contains a valid tenant, and ``check`` requests a preview."""
 
         def __init__(self, tenant: dict[str, Any], check: bool) -> None:
             super().__init__()

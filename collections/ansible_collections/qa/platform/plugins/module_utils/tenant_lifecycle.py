@@ -481,7 +481,7 @@ def mirror_journal(platform: Platform, journal: Journal) -> None:
 
 @dataclass
 class Outcome:
-    """Result of one operation for the module to return; it never holds a secret."""
+    """Result of one operation for the module to return; it never contains a secret."""
 
     tenant_id: str
     changed: bool = False

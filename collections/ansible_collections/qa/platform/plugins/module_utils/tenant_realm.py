@@ -69,8 +69,8 @@ def build_realm(
 ) -> dict[str, Any]:
     """Build the full realm representation of a validated tenant.
 
-    ``admin_password`` is set as a temporary credential, so Keycloak asks the
-    admin to change it at the first login. No ``frontendUrl`` is set: the
+    ``admin_password`` is set as a temporary credential, so Keycloak requires
+    the admin to change it at the first login. No ``frontendUrl`` is set: the
     issuer stays on the auth host that Keycloak's hostname names.
     """
     tenant_id = str(tenant["tenant_id"])
