@@ -68,10 +68,11 @@ class PlatformDatabase:
         try:
             return psycopg.connect(**kwargs)
         except psycopg.OperationalError as error:
+            # libpq can fail with an empty message, which has no last line.
+            lines = str(error).strip().splitlines() or [type(error).__name__]
             raise ServiceUnavailable(
                 self.service,
-                f"cannot connect to {self.params.describe()}: "
-                f"{str(error).strip().splitlines()[-1]}",
+                f"cannot connect to {self.params.describe()}: {lines[-1]}",
             ) from error
 
     def _query(
