@@ -9,7 +9,7 @@ import boto3
 import psycopg
 import pytest
 
-from tests.tenants.helpers import Runner, lab_secret
+from tests.tenants.helpers import Runner, lab_connection, lab_secret
 
 
 @pytest.fixture(scope="session")
@@ -20,14 +20,7 @@ def runner() -> Runner:
 @pytest.fixture
 def operator_db() -> Iterator[psycopg.Connection[Any]]:
     """Return a connection as qa_operator, which reads every tenant's rows."""
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=5433,
-        dbname="qa_platform",
-        user="qa_operator",
-        password=lab_secret("qa_operator"),
-        autocommit=True,
-    ) as conn:
+    with lab_connection("qa_operator") as conn:
         yield conn
 
 

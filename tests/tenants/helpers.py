@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -92,3 +93,15 @@ def credentials(tenant_id: str) -> dict[str, Any]:
         (CREDENTIALS_DIR / f"{tenant_id}.json").read_text()
     )
     return data
+
+
+def lab_connection(role: str) -> psycopg.Connection[Any]:
+    """Open an autocommit connection to the lab's qa_platform as one role."""
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=5433,
+        dbname="qa_platform",
+        user=role,
+        password=lab_secret(role),
+        autocommit=True,
+    )

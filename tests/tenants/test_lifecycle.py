@@ -19,7 +19,7 @@ from tests.tenants.helpers import (
     CREDENTIALS_DIR,
     Runner,
     credentials,
-    lab_secret,
+    lab_connection,
     new_tenant_id,
     write_tenant,
 )
@@ -286,14 +286,7 @@ def test_lock_of_killed_run_is_released(
     finished = subprocess.Popen(["true"])
     finished.wait()
     stale_holder = f"{socket.gethostname()}:{finished.pid}"
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=5433,
-        dbname="qa_platform",
-        user="qa_provisioner",
-        password=lab_secret("qa_provisioner"),
-        autocommit=True,
-    ) as provisioner:
+    with lab_connection("qa_provisioner") as provisioner:
         taken = provisioner.execute(
             "SELECT acquire_tenant_lock(%s, %s, 'onboard')", (tenant_id, stale_holder)
         ).fetchone()

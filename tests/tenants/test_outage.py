@@ -11,11 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import requests
 
-from tests.tenants.helpers import Runner, lab_secret, new_tenant_id, write_tenant
+from tests.tenants.helpers import (
+    Runner,
+    lab_connection,
+    new_tenant_id,
+    write_tenant,
+)
 from tests.tenants.test_lifecycle import assert_no_trace, provision, realm_exists
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -146,13 +150,6 @@ def test_outage_during_rollback_leaves_cleanup_command(
     cleanup = runner.run("tenant_remove.yml", *arguments)
     assert cleanup.returncode == 0, cleanup.output[-3000:]
     # A connection opened before the outage would be broken, so open one now.
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=5433,
-        dbname="qa_platform",
-        user="qa_operator",
-        password=lab_secret("qa_operator"),
-        autocommit=True,
-    ) as operator_db:
+    with lab_connection("qa_operator") as operator_db:
         assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
     assert not (JOURNAL_DIR / f"{tenant_id}.onboard.json").exists()
