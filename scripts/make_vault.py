@@ -54,7 +54,7 @@ def main() -> int:
         "--vault-password-file",
         type=Path,
         required=True,
-        help="file that holds the vault password (mode 0600 or stricter)",
+        help="file that contains the vault password (mode 0600 or stricter)",
     )
     args = parser.parse_args()
 

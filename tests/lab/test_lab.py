@@ -1,4 +1,4 @@
-"""The local lab: every service answers, names resolve, a rerun changes nothing."""
+"""The local lab: every service responds, names resolve, a rerun changes nothing."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def read_run(folder: Path, live: frozenset[str] = frozenset()) -> RunRecord:
     """Read one run folder. ``live`` contains the ids this process is running.
 
     A run that has no final status, is not live and whose process is gone
-    was cut short (the TUI was killed); its metadata is rewritten to
+    was cut short, because the TUI was killed. Its metadata is rewritten to
     ``interrupted`` so the history shows a final status from then on.
     """
     meta_path = folder / META_FILE
