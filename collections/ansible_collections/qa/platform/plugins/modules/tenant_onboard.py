@@ -7,7 +7,9 @@ DOCUMENTATION = r"""
 module: tenant_onboard
 short_description: Onboard tenants with a journal and complete rollback
 description:
-  - Takes validated tenants (see M(qa.platform.tenant_validate)) and, for each, takes the tenant's lock,
+  - Validates every tenant first, with the rules of M(qa.platform.tenant_validate); one bad entry fails
+    the whole batch before any change, with every problem named by field, value and rule.
+  - Then, for each tenant, takes the tenant's lock,
     inserts its row and organization, creates its Keycloak realm from one representation (client, roles,
     first admin with a temporary password), inserts the admin's user profile, upserts its DNS record,
     runs a smoke check, and writes the admin's credentials to a file only root can read.
@@ -19,20 +21,26 @@ description:
   - Written for this project because the onboarding must be journalled and undone as one unit, which a
     chain of keycloak_* and postgresql_* tasks cannot do.
 options:
+  tenant:
+    description:
+      - One tenant, with the fields of the tenant file.
+      - Exactly one of O(tenant) and O(tenants) is required.
+    type: dict
   tenants:
-    description: Validated tenants, as returned by M(qa.platform.tenant_validate).
+    description:
+      - A batch of tenants, the list under the top-level C(tenants) key of a batch file, or the
+        output of M(qa.platform.tenant_validate).
     type: list
     elements: dict
-    required: true
 extends_documentation_fragment:
   - qa.platform.tenant_connection
 author: qa-platform-ops
 """
 
 EXAMPLES = r"""
-- name: Onboard the validated tenants
+- name: Onboard the tenants of a batch file
   qa.platform.tenant_onboard:
-    tenants: "{{ validated.tenants }}"
+    tenants: "{{ (lookup('ansible.builtin.file', 'batch.yml') | from_yaml).tenants }}"
     provisioner_db: {host: 127.0.0.1, port: 5433, user: qa_provisioner, password: "{{ pw }}"}
     app_db: {host: 127.0.0.1, port: 5433, user: qa_app, password: "{{ app_pw }}"}
     keycloak: {url: "https://auth.platform.test", client_id: qa-automation, client_secret: "{{ s }}"}
@@ -40,9 +48,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+problems:
+  description:
+    - Every rule the input breaks, each with field, value, rule, message, and for a batch entry its
+      index and tenant_id. The module changed nothing.
+  returned: when validation fails
+  type: list
+  elements: dict
 results:
   description: One outcome per tenant; never a secret.
-  returned: always
+  returned: when every tenant passed validation
   type: list
   elements: dict
   contains:
@@ -66,17 +81,37 @@ from ansible_collections.qa.platform.plugins.module_utils.tenant_lifecycle impor
 from ansible_collections.qa.platform.plugins.module_utils.tenant_operations import (
     Onboarding,
 )
+from ansible_collections.qa.platform.plugins.module_utils.tenant_spec import (
+    TenantSpecError,
+    validate_batch,
+    validate_tenant,
+)
 
 
 def main() -> None:
     """Run the module."""
     spec = settings_argument_spec()
-    spec["tenants"] = {"type": "list", "elements": "dict", "required": True}
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    spec["tenant"] = {"type": "dict"}
+    spec["tenants"] = {"type": "list", "elements": "dict"}
+    module = AnsibleModule(
+        argument_spec=spec,
+        mutually_exclusive=[("tenant", "tenants")],
+        required_one_of=[("tenant", "tenants")],
+        supports_check_mode=True,
+    )
+    try:
+        if module.params["tenant"] is not None:
+            tenants = [validate_tenant(module.params["tenant"])]
+        else:
+            tenants = validate_batch({"tenants": module.params["tenants"]})
+    except TenantSpecError as error:
+        module.fail_json(
+            msg=str(error), problems=[problem.as_dict() for problem in error.problems]
+        )
     platform = Platform(settings_from_params(module.params))
     results = []
     try:
-        for tenant in module.params["tenants"]:
+        for tenant in tenants:
             onboarding = Onboarding(platform, tenant)
             outcome = onboarding.preview() if module.check_mode else onboarding.run()
             results.append(outcome.as_dict())
