@@ -93,6 +93,37 @@ def test_migration_files_reapply_cleanly(cluster: Cluster, fresh_database: str) 
         assert scalar(conn, "SELECT count(*) FROM organizations") == 1
 
 
+def test_mapping_matches_folder(cluster: Cluster, fresh_database: str) -> None:
+    texts = {
+        path.name: path.read_text(encoding="utf-8")
+        for path in MIGRATIONS_DIR.glob("*.sql")
+    }
+    first = build(cluster, fresh_database, migrations_dir=texts)
+    second = build(cluster, fresh_database)
+
+    assert first.migrations_applied == MIGRATION_NAMES
+    assert second.migrations_applied == []
+    assert not second.changed, second.as_dict()
+
+
+def test_mapping_with_stripped_text_rejected(
+    cluster: Cluster, fresh_database: str
+) -> None:
+    build(cluster, fresh_database)
+    texts = {
+        path.name: path.read_text(encoding="utf-8").rstrip()
+        for path in MIGRATIONS_DIR.glob("*.sql")
+    }
+
+    with pytest.raises(platform_db.PlatformDbError, match="must not change"):
+        build(cluster, fresh_database, migrations_dir=texts)
+
+
+def test_empty_mapping_rejected() -> None:
+    with pytest.raises(platform_db.PlatformDbError, match="no migrations given"):
+        platform_db.parse_migrations({})
+
+
 def test_failing_migration_stops_run(
     cluster: Cluster, fresh_database: str, tmp_path: Path
 ) -> None:

@@ -25,6 +25,8 @@ import psycopg
 from psycopg import sql
 
 Logger = Callable[[str], None]
+# A folder of migration files, or a mapping of file name to SQL text.
+MigrationSource = str | os.PathLike[str] | Mapping[str, str]
 
 OWNER_ROLE = "qa_owner"
 APP_ROLE = "qa_app"
@@ -145,28 +147,47 @@ def load_migrations(directory: str | os.PathLike[str]) -> list[Migration]:
         raise PlatformDbError(
             f"migrations directory {path} not found; pass the project's sql/ folder"
         )
+    files = {file.name: file.read_text(encoding="utf-8") for file in path.glob("*.sql")}
+    if not files:
+        raise PlatformDbError(f"no migration files (*.sql) found in {path}")
+    return parse_migrations(files)
+
+
+def parse_migrations(files: Mapping[str, str]) -> list[Migration]:
+    """Return the migrations of a file name to SQL text mapping, in name order.
+
+    Raises PlatformDbError for a name that does not match
+    ``NNNN_lowercase_words.sql``, for two files with one version number, or
+    for an empty mapping.
+    """
+    if not files:
+        raise PlatformDbError("no migrations given; pass the project's sql/ files")
     migrations: list[Migration] = []
     seen: dict[str, str] = {}
-    for file in sorted(path.glob("*.sql")):
-        match = MIGRATION_FILE.match(file.name)
+    for name in sorted(files):
+        match = MIGRATION_FILE.match(name)
         if match is None:
             raise PlatformDbError(
-                f"migration file name {file.name!r} is invalid: it must match "
+                f"migration file name {name!r} is invalid: it must match "
                 "NNNN_lowercase_words.sql; rename it"
             )
         version = match.group("version")
         if version in seen:
             raise PlatformDbError(
-                f"migrations {seen[version]} and {file.name} share version "
+                f"migrations {seen[version]} and {name} share version "
                 f"{version}; give one of them the next free number"
             )
-        seen[version] = file.name
-        text = file.read_text(encoding="utf-8")
+        seen[version] = name
+        text = files[name]
         checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        migrations.append(Migration(version, file.name, text, checksum))
-    if not migrations:
-        raise PlatformDbError(f"no migration files (*.sql) found in {path}")
+        migrations.append(Migration(version, name, text, checksum))
     return migrations
+
+
+def _migrations(source: MigrationSource) -> list[Migration]:
+    if isinstance(source, Mapping):
+        return parse_migrations(source)
+    return load_migrations(source)
 
 
 # ---------------------------------------------------------------------------
@@ -756,7 +777,7 @@ def passwords_from_env(env: Mapping[str, str] | None = None) -> dict[str, str | 
 
 def build(
     params: Mapping[str, Any],
-    migrations_dir: str | os.PathLike[str],
+    migrations: MigrationSource,
     passwords: Mapping[str, str | None],
     app_database: str = APP_DATABASE,
     log: Logger = _ignore,
@@ -765,12 +786,12 @@ def build(
 
     ``params`` are libpq keywords of the master connection (host, port, user,
     password, dbname of a maintenance database, sslmode, ...). Running it
-    again changes nothing.
+    again changes nothing. ``migrations`` is a folder of migration files or
+    a mapping of file name to SQL text.
     """
-    migrations = load_migrations(migrations_dir)
     result = BuildResult()
     try:
-        _build(params, migrations, passwords, app_database, log, result)
+        _build(params, _migrations(migrations), passwords, app_database, log, result)
     except psycopg.Error as error:
         raise PlatformDbError(
             f"database build failed: {str(error).strip()} (SQLSTATE "
@@ -809,14 +830,14 @@ def _build(
 
 def plan(
     params: Mapping[str, Any],
-    migrations_dir: str | os.PathLike[str],
+    source: MigrationSource,
     app_database: str = APP_DATABASE,
 ) -> BuildResult:
     """Report what ``build`` would create and apply, without changing anything.
 
     Passwords and privileges are not compared, so a check run may miss those.
     """
-    migrations = load_migrations(migrations_dir)
+    migrations = _migrations(source)
     result = BuildResult()
     with connect(params) as conn, conn.cursor() as cur:
         check_master(conn)

@@ -11,7 +11,7 @@ version_added: "0.1.0"
 description:
   - Creates the roles C(qa_owner), C(qa_app), C(qa_provisioner), C(qa_operator)
     and C(keycloak) and the databases C(qa_platform) and C(keycloak) where
-    missing, then applies the pending SQL migrations of O(migrations_dir) as
+    missing, then applies the pending SQL migrations of O(migrations_dir) or O(migrations) as
     C(qa_owner), each in one transaction, recorded in C(schema_migrations).
   - Afterwards it checks the isolation rules (no client role owns objects,
     bypasses row-level security or has TRUNCATE, TRIGGER or REFERENCES, and
@@ -68,8 +68,16 @@ options:
   migrations_dir:
     description:
       - Folder on the managed host with the C(NNNN_name.sql) migration files.
+      - Exactly one of O(migrations_dir) and O(migrations) is required.
     type: path
-    required: true
+  migrations:
+    description:
+      - The migrations themselves, as a mapping of file name (C(NNNN_name.sql))
+        to SQL text, so that nothing has to be copied to the managed host
+        first.
+      - The checksum covers the text as given, so pass each file's content
+        unchanged (for example C(lookup('ansible.builtin.file', path, rstrip=false))).
+    type: dict
   role_passwords:
     description:
       - Password per role, keyed by role name (C(qa_owner), C(qa_app),
@@ -107,6 +115,14 @@ EXAMPLES = r"""
     role_passwords:
       qa_owner: "{{ vault_qa_owner_password }}"
       qa_app: "{{ vault_qa_app_password }}"
+
+- name: Apply the controller's migration files without copying them first
+  qa.platform.platform_db:
+    login_host: "{{ rds_endpoint }}"
+    login_user: postgres
+    login_password: "{{ vault_rds_master_password }}"
+    migrations:
+      0001_core_schema.sql: "{{ lookup('ansible.builtin.file', 'sql/0001_core_schema.sql', rstrip=false) }}"
 """
 
 RETURN = r"""
@@ -196,9 +212,12 @@ def main() -> None:
             },
             "ca_cert": {"type": "path"},
             "database": {"type": "str", "default": "qa_platform"},
-            "migrations_dir": {"type": "path", "required": True},
+            "migrations_dir": {"type": "path"},
+            "migrations": {"type": "dict"},
             "role_passwords": {"type": "dict", "default": {}, "no_log": True},
         },
+        mutually_exclusive=[("migrations_dir", "migrations")],
+        required_one_of=[("migrations_dir", "migrations")],
         supports_check_mode=True,
     )
     if PSYCOPG_IMPORT_ERROR is not None:
@@ -218,16 +237,17 @@ def main() -> None:
         for role in platform_db.ALL_ROLES
     }
     params = connection_params(module.params)
+    migrations = module.params["migrations"]
+    if migrations is None:
+        migrations = module.params["migrations_dir"]
     messages: list[str] = []
     try:
         if module.check_mode:
-            result = platform_db.plan(
-                params, module.params["migrations_dir"], module.params["database"]
-            )
+            result = platform_db.plan(params, migrations, module.params["database"])
         else:
             result = platform_db.build(
                 params,
-                module.params["migrations_dir"],
+                migrations,
                 passwords,
                 app_database=module.params["database"],
                 log=messages.append,
