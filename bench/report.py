@@ -276,7 +276,13 @@ def realm_section(results: dict[str, Any]) -> list[str]:
     ]
     measured = [row for row in rows if "product" in row]
     if measured:
-        lines += ["", *realm_chart(measured)]
+        size = results.get("meta", {}).get("size", "full")
+        lines += [
+            "",
+            f"![Onboarding seconds by realms present]({plot_name(size)})",
+            "",
+            *realm_chart(measured),
+        ]
     lines.append(
         f"\nRemoving the filler realms and tenants took "
         f"{realms.get('removal_seconds', 0):.0f} s."
@@ -315,6 +321,74 @@ def realm_chart(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{'':>5} | {floor} {row['floor']:.2f} s")
     lines.append("```")
     return lines
+
+
+def plot_name(size: str) -> str:
+    """Return the file name of the realm plot of one suite size."""
+    return f"benchmarks-realms-{size}.svg"
+
+
+def realm_plot(rows: list[dict[str, Any]]) -> str:
+    """Return an SVG line plot of onboarding and floor seconds by realm count."""
+    width, height, left, bottom, top_pad, right = 560, 300, 56, 40, 20, 150
+    most_realms = max(row["realms"] for row in rows) or 1
+    most_seconds = max(max(row["product"], row["floor"]) for row in rows) * 1.1 or 1.0
+    plot_w, plot_h = width - left - right, height - bottom - top_pad
+
+    def x(realms: float) -> float:
+        return left + realms / most_realms * plot_w
+
+    def y(value: float) -> float:
+        return top_pad + plot_h - value / most_seconds * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
+        ' font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<line x1="{left}" y1="{y(0)}" x2="{left + plot_w}" y2="{y(0)}"'
+        ' stroke="black"/>',
+        f'<line x1="{left}" y1="{y(0)}" x2="{left}" y2="{top_pad}" stroke="black"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">'
+        "realms present</text>",
+        f'<text x="14" y="{top_pad + plot_h / 2}" text-anchor="middle"'
+        f' transform="rotate(-90 14 {top_pad + plot_h / 2})">seconds</text>',
+    ]
+    for step in range(5):
+        value = most_seconds * step / 4
+        parts.append(
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">'
+            f"{value:.1f}</text>"
+        )
+    for row in rows:
+        parts.append(
+            f'<text x="{x(row["realms"]):.1f}" y="{y(0) + 16}" text-anchor="middle">'
+            f"{row['realms']}</text>"
+        )
+    series = (
+        ("product", "#1f5fa8", "onboarding (playbook)"),
+        ("floor", "#c0392b", "Keycloak floor"),
+    )
+    for index, (key, colour, label) in enumerate(series):
+        points = " ".join(f"{x(row['realms']):.1f},{y(row[key]):.1f}" for row in rows)
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}"'
+            ' stroke-width="2"/>'
+        )
+        for row in rows:
+            parts.append(
+                f'<circle cx="{x(row["realms"]):.1f}" cy="{y(row[key]):.1f}" r="3"'
+                f' fill="{colour}"/>'
+            )
+        legend_y = top_pad + 10 + index * 18
+        parts.append(
+            f'<line x1="{left + plot_w + 12}" y1="{legend_y}" x2="{left + plot_w + 30}"'
+            f' y2="{legend_y}" stroke="{colour}" stroke-width="2"/>'
+        )
+        parts.append(
+            f'<text x="{left + plot_w + 34}" y="{legend_y + 4}">{label}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
 
 
 def anchors_table(results: dict[str, Any]) -> list[str]:
@@ -417,3 +491,8 @@ def rewrite(document: Path, size: str, results: dict[str, Any]) -> None:
     else:
         text = text.rstrip() + f"\n\n## Results ({size})\n\n{block}\n"
     document.write_text(text)
+    rows = [
+        row for row in (results.get("realms") or {}).get("rows", []) if "product" in row
+    ]
+    if rows:
+        (document.parent / plot_name(size)).write_text(realm_plot(rows))
