@@ -129,8 +129,12 @@ def estimate_task_count(playbook: Path) -> int | None:
     """
     import yaml
 
+    # This runs on the event loop before the run view shows. libyaml's safe
+    # loader parses a 100-task playbook in about 2 ms and PyYAML's own in
+    # about 45 ms. Both build plain data only.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        plays = yaml.safe_load(playbook.read_text())
+        plays = yaml.load(playbook.read_text(), Loader=loader)  # noqa: S506
     except (OSError, yaml.YAMLError):
         return None
     if not isinstance(plays, list):
