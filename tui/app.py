@@ -303,9 +303,7 @@ class QaTuiApp(App[None]):
             label = state.state if state else "unknown"
             text = f"{name}: {label.upper() if label == DOWN else label}"
             parts.append(f"[red]{text}[/red]" if label == DOWN else text)
-        from textual.widgets import Static
-
-        screen.query_one("#services", Static).update("   ".join(parts))
+        screen.services.update("   ".join(parts))
 
     def _tenants_screen(self) -> TenantsScreen | None:
         for screen in self.screen_stack:

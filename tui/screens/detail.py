@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui import format as fmt
 from tui.core.history import RunRecord
 from tui.core.tenants import TenantDetail, TenantRow
+from tui.widgets.footer import ActiveScreenFooter
 
 
 def _bytes(value: object) -> str:
@@ -62,7 +63,7 @@ class DetailScreen(Screen[None]):
             yield Static("loading…", id="detail-settings")
             yield Static("Recent operations", classes="section")
             yield Static("loading…", id="detail-operations")
-        yield Footer()
+        yield ActiveScreenFooter()
 
     def _summary(self) -> str:
         row = self.row

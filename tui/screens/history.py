@@ -8,10 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui import format as fmt
 from tui.core.history import RunRecord
+from tui.widgets.footer import ActiveScreenFooter
 
 
 class HistoryScreen(Screen[None]):
@@ -39,7 +40,7 @@ class HistoryScreen(Screen[None]):
             id="history-title",
         )
         yield DataTable(id="history-table", cursor_type="row")
-        yield Footer()
+        yield ActiveScreenFooter()
 
     def on_mount(self) -> None:
         table: DataTable[str] = self.query_one(DataTable)

@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Input,
     Label,
     Select,
@@ -23,6 +22,8 @@ from textual.widgets import (
     Static,
     TextArea,
 )
+
+from tui.widgets.footer import ActiveScreenFooter
 
 TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("tenant_id", "Tenant id"),
@@ -105,7 +106,7 @@ class OnboardScreen(Screen[None]):
                 yield Button("Preview (check mode)", id="preview", variant="primary")
                 yield Button("Onboard", id="onboard", variant="success")
             yield Static("", id="form-summary", classes="problem")
-        yield Footer()
+        yield ActiveScreenFooter()
 
     def _field(self, name: str, title: str, value: str = "") -> ComposeResult:
         required = " *" if name in tenant_spec.REQUIRED else ""

@@ -7,8 +7,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widget import Widget
+from textual.widgets import Header, Input, Static
 
+from tui.widgets.footer import ActiveScreenFooter
 from tui.widgets.tenant_table import COLUMNS, TenantTable, header_text
 
 
@@ -41,23 +43,52 @@ class TenantsScreen(Screen[None]):
     TenantsScreen #list-summary { padding: 0 1; color: $text-muted; }
     """
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(
+    def __init__(self) -> None:
+        super().__init__()
+        # Kept as attributes, not queried, because tenant refreshes can still
+        # arrive while the app shuts down and removes the screen's widgets.
+        self.table = TenantTable(id="tenants")
+        self.services = Static(
             "Database: connecting…  Keycloak: unknown  DNS: unknown", id="services"
         )
+        self.summary = Static("loading tenants…", id="list-summary")
+        self._focused_before_cover: Widget | None = None
+        self._covered: list[Widget] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield self.services
         yield Input(placeholder="filter: words that must all appear", id="filter")
         yield Static(header_text(), id="table-header")
-        yield TenantTable(id="tenants")
-        yield Static("loading tenants…", id="list-summary")
-        yield Footer()
+        yield self.table
+        yield self.summary
+        yield ActiveScreenFooter()
 
     def on_mount(self) -> None:
-        self.query_one(TenantTable).focus()
+        self.table.focus()
 
-    @property
-    def table(self) -> TenantTable:
-        return self.query_one(TenantTable)
+    def on_screen_suspend(self) -> None:
+        # Textual keeps laying out and painting the screen right below the
+        # top one, in case the top one lets it show through. Behind an opaque
+        # screen, such as the run view, nothing of this screen shows. Its
+        # widgets are hidden there, so that header and tenant list updates
+        # cost no layout. An inline style on each child is cheaper to set
+        # than a class on the screen, which makes Textual match every rule.
+        top = self.app.screen
+        if top is not self and top.styles.background.a == 1:
+            self._focused_before_cover = self.focused
+            self._covered = [child for child in self.children if child.display]
+            for child in self._covered:
+                child.display = False
+
+    def on_screen_resume(self) -> None:
+        covered, self._covered = self._covered, []
+        for child in covered:
+            # The stylesheet decides again, so a closed filter field stays hidden.
+            child.styles.clear_rule("display")
+        # Hidden widgets lose the focus, so it goes back to the one that had it.
+        if covered and self._focused_before_cover is not None:
+            self.set_focus(self._focused_before_cover)
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -94,4 +125,4 @@ class TenantsScreen(Screen[None]):
             text += f"; {problems} with missing records (red)"
         if note:
             text += f"; {note}"
-        self.query_one("#list-summary", Static).update(text)
+        self.summary.update(text)
