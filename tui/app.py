@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import queue
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -75,6 +76,11 @@ log = logging.getLogger("qa_tui")
 REFRESH_INTERVAL_S = 5.0
 # Events handed to the UI in one message; more wait for the next message.
 EVENT_BATCH_MAX = 200
+# Minimum seconds between two event messages of one run. The first event
+# goes out at once and later ones are collected until the interval is over.
+# A run then costs the event loop five screen updates a second at most,
+# instead of one per event.
+EVENT_MESSAGE_INTERVAL_S = 0.2
 SERVICE_NAMES = {"database": "Database", "keycloak": "Keycloak", "dns": "DNS"}
 
 
@@ -480,11 +486,18 @@ class QaTuiApp(App[None]):
     @work(thread=True, group="runs")
     def _drain(self, handle: RunHandle) -> None:
         """Move a run's events from its queue into messages, in order."""
+        posted_at = 0.0
+        errors: list[str] = []
         while True:
             items = [handle.events.get()]
-            while len(items) < EVENT_BATCH_MAX:
+            deadline = posted_at + EVENT_MESSAGE_INTERVAL_S
+            while len(items) < EVENT_BATCH_MAX and items[-1].kind != "finished":
+                timeout = deadline - time.monotonic()
                 try:
-                    items.append(handle.events.get_nowait())
+                    if timeout > 0:
+                        items.append(handle.events.get(timeout=timeout))
+                    else:
+                        items.append(handle.events.get_nowait())
                 except queue.Empty:
                     break
             events = [
@@ -492,7 +505,8 @@ class QaTuiApp(App[None]):
             ]
             if events:
                 self.post_message(RunEventsReceived(handle.ident, events))
-            errors = [
+                posted_at = time.monotonic()
+            errors += [
                 str(item.payload.get("message"))
                 for item in items
                 if item.kind == "error"

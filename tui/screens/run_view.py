@@ -8,10 +8,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from tui import format as fmt
 from tui.core.events import RunEvent
+from tui.widgets.footer import ActiveScreenFooter
+from tui.widgets.task_table import PROBLEM_RESULTS, TaskTable, header_text
 
 RESULT_LABELS = {
     "ok": "ok",
@@ -34,7 +36,12 @@ STATUS_LABELS = {
 
 
 class RunScreen(Screen[None]):
-    """One run's tasks with host, result and duration, and its progress."""
+    """One run's tasks with host, result and duration, and its progress.
+
+    The screen composes only its title and status line, so that the first
+    paint shows "started" at once. The progress bar, task table and footer are
+    mounted after that paint. Events that arrive earlier wait in a list.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
@@ -42,10 +49,10 @@ class RunScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     RunScreen #run-title { padding: 0 1; text-style: bold; }
-    RunScreen #run-status { padding: 0 1; }
+    RunScreen #run-status { padding: 0 1; height: 1; }
     RunScreen ProgressBar { padding: 0 1; }
     RunScreen #run-failure { padding: 0 1; color: $error; height: auto; }
-    RunScreen DataTable { height: 1fr; }
+    RunScreen #run-header { text-style: bold; background: $panel; }
     """
 
     def __init__(
@@ -67,39 +74,47 @@ class RunScreen(Screen[None]):
         self.failures: list[RunEvent] = []
         self._pending: list[RunEvent] = []
         self._play = ""
-        # Set in on_mount; Textual's is_mounted turns true only after it.
-        self._ready = False
         self._final_error = ""
+        self._status_line = Static(self._status_text(), id="run-status")
+        # Set once the table and progress bar are mounted, after the first paint.
+        self._table: TaskTable | None = None
+        self._progress = ProgressBar(
+            total=task_total, show_eta=False, id="run-progress"
+        )
+        self._failure = Static("", id="run-failure")
+        self._body = Vertical(id="run-body")
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            kind = "replay of" if self.replay else "run"
+        kind = "replay of" if self.replay else "run"
+        with self._body:
             yield Static(
                 f"{self.run_title}  ({kind} {fmt.run_id(self.ident)})", id="run-title"
             )
-            yield Static(self._status_text(), id="run-status")
-            yield ProgressBar(total=self.task_total, show_eta=False, id="run-progress")
-            table: DataTable[str] = DataTable(id="run-tasks", cursor_type="row")
-            table.add_column("Play", key="play", width=22)
-            table.add_column("Task", key="task", width=48)
-            table.add_column("Host", key="host", width=12)
-            table.add_column("Result", key="result", width=16)
-            table.add_column("Duration", key="duration", width=9)
-            yield table
-            yield Static("", id="run-failure")
-        yield Footer()
+            yield self._status_line
 
     def on_mount(self) -> None:
-        # The children are queryable only after the first refresh.
-        self.call_after_refresh(self._show_pending)
+        # Mounted after the first paint, and after any other callback that
+        # waits for that paint, so that nothing delays "started".
+        self.call_after_refresh(self.call_later, self._mount_details)
 
-    def _show_pending(self) -> None:
-        self._ready = True
-        pending, self._pending = self._pending, []
-        self.add_events(pending)
+    async def _mount_details(self) -> None:
+        table = TaskTable(id="run-tasks")
+        await self._body.mount_all(
+            [
+                self._progress,
+                Static(header_text(), id="run-header"),
+                table,
+                self._failure,
+            ]
+        )
+        await self.mount(ActiveScreenFooter())
+        # The focus lets the arrow keys scroll the table. A footer fills itself
+        # when the screen's bindings change, and a focus change changes them.
+        table.focus()
+        self._table = table
+        self._show_events()
         if self.status not in ("starting", "running"):
             self.set_finished(self.status, self.rc, self._final_error)
-        self._show_status()
 
     def _status_text(self) -> str:
         label = STATUS_LABELS.get(self.status, self.status)
@@ -113,14 +128,21 @@ class RunScreen(Screen[None]):
         return text
 
     def _show_status(self) -> None:
-        self.query_one("#run-status", Static).update(self._status_text())
+        # The line has a fixed height, so an update needs no new layout.
+        self._status_line.update(self._status_text(), layout=False)
 
     def add_events(self, events: list[RunEvent]) -> None:
         """Show a batch of events; called on the event loop."""
-        if not self._ready:
-            self._pending.extend(events)
-            return
-        table: DataTable[str] = self.query_one("#run-tasks", DataTable)
+        self._pending.extend(events)
+        if self._table is not None:
+            self._show_events()
+
+    def _show_events(self) -> None:
+        table = self._table
+        assert table is not None
+        events, self._pending = self._pending, []
+        following = table.following
+        row_count = table.row_count
         for event in events:
             self.events_seen += 1
             if self.status == "starting":
@@ -129,12 +151,12 @@ class RunScreen(Screen[None]):
                 self._play = event.play
             elif event.kind == "result":
                 self._add_result(table, event)
-        progress = self.query_one("#run-progress", ProgressBar)
-        progress.update(progress=len(self.tasks_done))
+        if table.row_count > row_count:
+            table.show_new_rows(following)
+        self._progress.update(progress=len(self.tasks_done))
         self._show_status()
 
-    def _add_result(self, table: DataTable[str], event: RunEvent) -> None:
-        key = f"{event.task_uuid}:{event.host}"
+    def _add_result(self, table: TaskTable, event: RunEvent) -> None:
         cells = (
             event.play or self._play,
             event.task,
@@ -142,16 +164,15 @@ class RunScreen(Screen[None]):
             RESULT_LABELS.get(event.result, event.result),
             fmt.duration(event.duration),
         )
-        if key in table.rows:
-            table.update_cell(key, "result", cells[3])
-            table.update_cell(key, "duration", cells[4])
-        else:
-            table.add_row(*cells, key=key)
-            table.move_cursor(row=table.row_count - 1)
+        table.set_row(
+            f"{event.task_uuid}:{event.host}",
+            cells,
+            problem=event.result in PROBLEM_RESULTS,
+        )
         self.tasks_done.add(event.task_uuid)
-        if event.result in ("failed", "unreachable"):
+        if event.result in PROBLEM_RESULTS:
             self.failures.append(event)
-            self.query_one("#run-failure", Static).update(
+            self._failure.update(
                 "\n".join(
                     f"Task '{failed.task}' {failed.result} on {failed.host}: "
                     f"{failed.message}"
@@ -163,19 +184,17 @@ class RunScreen(Screen[None]):
         """Show the run's final status."""
         self.status, self.rc = status, rc
         self._final_error = error
-        if not self._ready:
+        if self._table is None:
             return
         self._show_status()
-        progress = self.query_one("#run-progress", ProgressBar)
+        progress = self._progress
         if status == "successful":
             total = self.task_total or len(self.tasks_done) or 1
             progress.update(total=total, progress=total)
         elif progress.total is None:
             progress.update(total=max(1, len(self.tasks_done)))
         if error:
-            self.query_one("#run-failure", Static).update(
-                f"The run could not start: {error}"
-            )
+            self._failure.update(f"The run could not start: {error}")
 
     def action_cancel_run(self) -> None:
         from tui.app import QaTuiApp
