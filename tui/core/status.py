@@ -67,6 +67,9 @@ class KeycloakRealms:
         self.ca_file = ca_file
 
     def names(self) -> set[str]:
+        # NOTE: listing every realm stalls Keycloak 26.5 for minutes at about
+        # 100 realms on a 2-core host (docs/benchmarks.md), and the column
+        # then shows Keycloak as unreachable.
         import requests
 
         if not self.client_secret:
