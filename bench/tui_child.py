@@ -19,9 +19,11 @@ Modes (the parent records the wall clock just before it starts this process):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import queue
+import shutil
 import sys
 import tempfile
 import time
@@ -45,6 +47,13 @@ SIZE = (150, 45)
 # finished their background imports.
 SETTLE_S = 1.5
 RUN_TIMEOUT_S = 300.0
+
+
+def scratch_dir(prefix: str) -> str:
+    """Return a new temporary folder that is removed when this process exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def cells(index: int) -> tuple[str, ...]:
@@ -122,7 +131,7 @@ def qa_app_class() -> Any:
         ]
 
         def __init__(self, rows: int, playbook: Path, exit_on_list: bool) -> None:
-            data = Path(tempfile.mkdtemp(prefix="qa-bench-tui-"))
+            data = Path(scratch_dir("qa-bench-tui-"))
             from tui.core.paths import TuiPaths
 
             super().__init__(
@@ -186,7 +195,7 @@ class BareRunner(App[None]):
         self.marks["key"] = time.perf_counter()
         self.query_one("#status", Static).update("started")
         self.call_after_refresh(self._mark, "started")
-        private = tempfile.mkdtemp(prefix="qa-bench-bare-")
+        private = scratch_dir("qa-bench-bare-")
 
         def on_event(event: dict[str, Any]) -> bool:
             if "first" not in self.marks:
@@ -298,7 +307,7 @@ def queue_only() -> dict[str, Any]:
         events.put(event)
         return True
 
-    private = tempfile.mkdtemp(prefix="qa-bench-queue-")
+    private = scratch_dir("qa-bench-queue-")
     start = time.time()
     thread, runner = ansible_runner.run_async(
         private_data_dir=private,
