@@ -5,10 +5,13 @@ Every address here is on loopback: the lab's PostgreSQL, Keycloak and moto.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +56,13 @@ FILL_PREFIX = "bench-fill-"
 COMMAND_TIMEOUT_S = 900
 PLAYBOOK_CREDENTIALS_DIR = Path("/var/lib/qa-platform/credentials")
 PLAYBOOK_JOURNAL_DIR = Path("/var/lib/qa-platform/journal")
+
+
+def scratch_dir(prefix: str) -> Path:
+    """Return a new temporary folder that is removed when the suite exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return Path(path)
 
 
 def secret(name: str) -> str:

@@ -9,7 +9,6 @@ alone. The per-step split times the engine's ``Onboarding`` steps in process.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from common import (
     realm_names,
     require_ok,
     run_command,
+    scratch_dir,
     tenant_spec,
     validated,
 )
@@ -186,7 +186,7 @@ def bench_single(settings: Settings, repetitions: int) -> dict[str, Any]:
         for name in ("product", "script", "modules", "ansible_start_up", "floor")
     }
     steps: dict[str, list[float]] = {}
-    folder = Path(tempfile.mkdtemp(prefix="qa-bench-onboard-"))
+    folder = scratch_dir("qa-bench-onboard-")
     stamp = time.strftime("%H%M%S")
     for rep in range(repetitions):
         names = {
@@ -259,7 +259,7 @@ def _collect(steps: dict[str, list[float]], settings: Settings, tenant_id: str) 
 
 def bench_batch(settings: Settings, count: int) -> dict[str, Any]:
     """Onboard ``count`` tenants from one batch file through the playbook."""
-    folder = Path(tempfile.mkdtemp(prefix="qa-bench-batch-"))
+    folder = scratch_dir("qa-bench-batch-")
     stamp = time.strftime("%H%M%S")
     tenants = [tenant_spec(f"bench-b{stamp}-{index:03d}") for index in range(count)]
     path = folder / "batch.json"
@@ -349,7 +349,7 @@ def bench_realm_scaling(
     A level whose filler realms or onboarding fail ends the section with that
     level's error in its row, because every higher level would fail the same way.
     """
-    folder = Path(tempfile.mkdtemp(prefix="qa-bench-realms-"))
+    folder = scratch_dir("qa-bench-realms-")
     stamp = time.strftime("%H%M%S")
     deadline = time.monotonic() + time_limit_s
     rows: list[dict[str, Any]] = []

@@ -18,7 +18,6 @@ import os
 import platform as host_platform
 import re
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -206,7 +205,7 @@ def main() -> int:
         saved = BENCH_DIR / "results" / f"{size.name}.json"
         report.rewrite(document, size.name, json.loads(saved.read_text()))
         return 0
-    work_dir = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    work_dir = common.scratch_dir("qa-bench-")
     settings = common.engine_settings(work_dir)
     results_file = BENCH_DIR / "results" / f"{size.name}.json"
     results: dict[str, Any] = {}
