@@ -331,15 +331,15 @@ def plot_name(size: str) -> str:
 def realm_plot(rows: list[dict[str, Any]]) -> str:
     """Return an SVG line plot of onboarding and floor seconds by realm count."""
     width, height, left, bottom, top_pad, right = 560, 300, 56, 40, 20, 150
-    most_realms = max(row["realms"] for row in rows) or 1
-    most_seconds = max(max(row["product"], row["floor"]) for row in rows) * 1.1 or 1.0
+    max_realms = max(row["realms"] for row in rows) or 1
+    max_seconds = max(max(row["product"], row["floor"]) for row in rows) * 1.1 or 1.0
     plot_w, plot_h = width - left - right, height - bottom - top_pad
 
     def x(realms: float) -> float:
-        return left + realms / most_realms * plot_w
+        return left + realms / max_realms * plot_w
 
     def y(value: float) -> float:
-        return top_pad + plot_h - value / most_seconds * plot_h
+        return top_pad + plot_h - value / max_seconds * plot_h
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
@@ -354,7 +354,7 @@ def realm_plot(rows: list[dict[str, Any]]) -> str:
         f' transform="rotate(-90 14 {top_pad + plot_h / 2})">seconds</text>',
     ]
     for step in range(5):
-        value = most_seconds * step / 4
+        value = max_seconds * step / 4
         parts.append(
             f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">'
             f"{value:.1f}</text>"

@@ -295,7 +295,7 @@ class Platform:
         def build() -> None:
             try:
                 future.set_result(self._new_route53())
-            except BaseException as error:  # handed to the thread that asks
+            except BaseException as error:  # re-raised where the client is read
                 future.set_exception(error)
 
         self._route53_ready = future
