@@ -16,9 +16,7 @@ import os
 import secrets
 import socket
 import string
-import threading
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,15 +234,10 @@ class Platform:
         self._provisioner: Any = None
         self._keycloak: Any = None
         self._route53: Any = None
-        self._route53_ready: Future[Any] | None = None
         self._zone_id = ""
 
     def close(self) -> None:
         """Close the database connection."""
-        if self._route53_ready is not None:
-            with contextlib.suppress(Exception):
-                self._route53_ready.result()
-            self._route53_ready = None
         if self._provisioner is not None:
             with contextlib.suppress(Exception):
                 self._provisioner.close()
@@ -280,43 +273,17 @@ class Platform:
             self._keycloak = KeycloakAdmin(connection=connection)
         return self._keycloak
 
-    def prepare_dns(self) -> None:
-        """Start building the Route 53 client in a thread, and return at once.
-
-        Importing boto3 and loading Route 53's service model take about
-        0.3 s of CPU. Onboarding starts this before the realm step, so the
-        work overlaps the wait for Keycloak to create the realm instead of
-        adding to it. The client is used from one thread at a time.
-        """
-        if self._route53 is not None or self._route53_ready is not None:
-            return
-        future: Future[Any] = Future()
-
-        def build() -> None:
-            try:
-                future.set_result(self._new_route53())
-            except BaseException as error:  # re-raised where the client is read
-                future.set_exception(error)
-
-        self._route53_ready = future
-        threading.Thread(target=build, name="route53-client", daemon=True).start()
-
-    def _new_route53(self) -> Any:
-        import boto3
-
-        dns = self.settings.dns
-        options: dict[str, Any] = {"region_name": dns.region}
-        if dns.endpoint_url:
-            options["endpoint_url"] = dns.endpoint_url
-        return boto3.client("route53", **options)
-
     @property
     def route53(self) -> Any:
         """Return a Route 53 client (the lab's points at moto)."""
         if self._route53 is None:
-            ready, self._route53_ready = self._route53_ready, None
-            # A failure to build the client in the thread is raised here.
-            self._route53 = ready.result() if ready is not None else self._new_route53()
+            import boto3
+
+            dns = self.settings.dns
+            options: dict[str, Any] = {"region_name": dns.region}
+            if dns.endpoint_url:
+                options["endpoint_url"] = dns.endpoint_url
+            self._route53 = boto3.client("route53", **options)
         return self._route53
 
     def zone_id(self) -> str:

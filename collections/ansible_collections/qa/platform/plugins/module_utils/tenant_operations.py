@@ -69,8 +69,6 @@ class Onboarding:
             "smoke": self.step_smoke,
             "credentials": self.step_credentials,
         }
-        if self.tenant.get("subdomain") and self.settings.dns.enabled:
-            self.platform.prepare_dns()
         try:
             with tenant_lock(self.platform, self.tenant_id, "onboard"):
                 self.check_registry()
