@@ -50,6 +50,7 @@ from tui.core.status import (
     NameProvider,
     Route53Records,
     ServiceState,
+    Snapshot,
     check_all,
     lab_ca_bundle,
 )
@@ -223,12 +224,28 @@ class QaTuiApp(App[None]):
         assert self.database is not None
         providers = list(self.providers or [])
         self._prepare_lab_ca(providers)
+        # Until the list has rows, show them before Keycloak and DNS answer.
+        on_rows = None if self.rows else self._post_rows
         try:
-            snapshot = check_all(self.database, providers, self._record_name)
+            snapshot = check_all(
+                self.database, providers, self._record_name, on_rows=on_rows
+            )
         except ServiceUnavailable as error:
             self.post_message(ServiceFailed(error.service, error.detail))
             return
         self.post_message(TenantsLoaded(snapshot))
+
+    def _post_rows(self, snapshot: Snapshot) -> None:
+        self.post_message(TenantsLoaded(snapshot))
+
+    def _forget_realms(self, tenant_id: str | None) -> None:
+        """Have the next refresh read again the realms a run may have changed."""
+        names = None
+        if tenant_id:
+            names = {row.realm_name for row in self.rows if row.tenant_id == tenant_id}
+        for provider in self.providers or []:
+            if isinstance(provider, KeycloakRealms):
+                provider.forget(names)
 
     def _prepare_lab_ca(self, providers: list[NameProvider]) -> None:
         """Fetch the lab's ACME root for Keycloak's certificate (lab only)."""
@@ -260,6 +277,8 @@ class QaTuiApp(App[None]):
         self.rows = snapshot.rows
         for service in ("database", "keycloak", "dns"):
             state = snapshot.services.get(service)
+            if state is None and snapshot.partial:
+                continue
             self._set_service(service, state or ServiceState(service, "unknown"))
         screen = self._tenants_screen()
         if screen is not None:
@@ -575,6 +594,8 @@ class QaTuiApp(App[None]):
                 severity="error",
                 timeout=20,
             )
+        if not request.check:
+            self._forget_realms(request.tenant_id)
         self.action_refresh_tenants()
         if (
             message.status == "successful"

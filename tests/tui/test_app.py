@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,12 @@ class SwitchableRealms:
         self.realms = realms
         self.up = True
 
-    def names(self) -> set[str]:
+    def names(self, wanted: Collection[str]) -> set[str]:
         if not self.up:
             raise ServiceUnavailable(
                 self.service, "https://auth.platform.test unreachable"
             )
-        return set(self.realms)
+        return self.realms & set(wanted)
 
 
 @pytest.fixture
@@ -168,6 +168,7 @@ async def test_list_shows_tenants_with_usage(
         add_tenant(conn, "acme", users=3, calls=12, max_users=4, subdomain="acme")
         add_tenant(conn, "globex", status="suspended", subdomain="globex")
     add_record(zone, "acme")
+    add_record(zone, "stale")
     realms = SwitchableRealms({"master", "qa-default", "acme", "stale-realm"})
     app = make_app(platform, tui_paths, tmp_path, moto_endpoint, realms)
     async with running(app) as pilot:
@@ -181,7 +182,8 @@ async def test_list_shows_tenants_with_usage(
         assert acme.consistent
         globex = row_of(app, "globex")
         assert globex.missing == ["realm globex", "DNS record"]
-        orphan = row_of(app, "realm:stale-realm")
+        assert row_of(app, "realm:stale-realm") is None
+        orphan = row_of(app, "dns:stale")
         assert orphan.missing == ["database row"]
         assert table.row_count == 4
         rendered = "\n".join(

@@ -7,16 +7,20 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from tests.tui.conftest import LOCAL_INVENTORY, Cluster, free_port, running, wait_for
 from tui.app import QaTuiApp
+from tui.core.database import ServiceUnavailable
 from tui.core.inventory import PlatformSettings
 from tui.core.paths import TuiPaths
-from tui.core.status import KeycloakRealms
+from tui.core.status import REALM_MAX_AGE_S, REALM_RECHECK_BUDGET_S, KeycloakRealms
 
 KEYCLOAK = ("127.0.0.1", 8080)
 CLIENT_SECRET_FILE = Path("/var/lib/qa-lab/secrets/keycloak_automation_client")
@@ -160,3 +164,85 @@ async def test_lab_keycloak_cut_then_restored(
         )
         titles = [notification.title for notification in app._notifications]
         assert "Keycloak back" in titles
+
+
+# The realm provider on its own ------------------------------------------
+
+
+def lab_realms(
+    max_age_s: float = REALM_MAX_AGE_S, recheck_budget_s: float = REALM_RECHECK_BUDGET_S
+) -> KeycloakRealms:
+    return KeycloakRealms(
+        f"http://{KEYCLOAK[0]}:{KEYCLOAK[1]}",
+        "qa-automation",
+        CLIENT_SECRET_FILE.read_text().strip(),
+        max_age_s=max_age_s,
+        recheck_budget_s=recheck_budget_s,
+    )
+
+
+@pytest.fixture
+def scratch_realm() -> Iterator[tuple[str, Any]]:
+    """Yield a realm name that does not exist yet and a function that
+    creates it, then delete the realm."""
+    name = f"tui-read-{uuid.uuid4().hex[:8]}"
+    provider = lab_realms()
+    session = requests.Session()
+
+    def create() -> None:
+        session.headers["Authorization"] = f"Bearer {provider._token(session)}"
+        response = session.post(
+            f"{provider.base_url}/admin/realms",
+            json={"realm": name, "enabled": False},
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+
+    yield name, create
+    session.headers["Authorization"] = f"Bearer {provider._token(session)}"
+    session.delete(f"{provider.base_url}/admin/realms/{name}", timeout=60)
+    session.close()
+
+
+def test_realms_are_read_by_name(scratch_realm: tuple[str, Any]) -> None:
+    name, _ = scratch_realm
+    provider = lab_realms()
+    assert provider.names({"qa-default", name, "master"}) == {"qa-default", "master"}
+
+
+def test_cached_lookups_last_until_forgotten(scratch_realm: tuple[str, Any]) -> None:
+    name, create = scratch_realm
+    cached, fresh = lab_realms(max_age_s=3600), lab_realms(max_age_s=0)
+    assert cached.names({name}) == set()
+    assert fresh.names({name}) == set()
+    create()
+    assert cached.names({name}) == set(), "a cached lookup was read again"
+    assert fresh.names({name}) == {name}, "a stale lookup was not read again"
+    cached.forget({name})
+    assert cached.names({name}) == {name}
+
+
+def test_recheck_budget_leaves_the_rest_for_later() -> None:
+    names = {f"tui-absent-{index}" for index in range(40)}
+    provider = lab_realms(max_age_s=0, recheck_budget_s=0)
+    assert provider.names(names) == set()
+    read_at = dict(provider._known)
+    provider.names(names)
+    reread = [name for name in names if provider._known[name] != read_at[name]]
+    # With no budget, each call still reads one old lookup again.
+    assert len(reread) == 1
+
+
+def test_outage_reported_despite_fresh_cache(relay: Relay) -> None:
+    provider = KeycloakRealms(
+        f"http://127.0.0.1:{relay.port}",
+        "qa-automation",
+        CLIENT_SECRET_FILE.read_text().strip(),
+        max_age_s=3600,
+    )
+    assert provider.names({"qa-default"}) == {"qa-default"}
+    relay.cut()
+    with pytest.raises(ServiceUnavailable, match="unreachable"):
+        provider.names({"qa-default"})
+    relay.restore()
+    assert provider.names({"qa-default"}) == {"qa-default"}

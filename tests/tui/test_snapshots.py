@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +65,14 @@ class FixedDatabase(PlatformDatabase):
 class FixedRealms:
     service = "keycloak"
 
-    def names(self) -> set[str]:
-        return {"master", "qa-default", "acme"}
+    def names(self, wanted: Collection[str]) -> set[str]:
+        return {"master", "qa-default", "acme"} & set(wanted)
 
 
 class FixedRecords:
     service = "dns"
 
-    def names(self) -> set[str]:
+    def names(self, wanted: Collection[str]) -> set[str]:
         return {"acme.qa.platform.test"}
 
 

@@ -9,24 +9,35 @@ each service's state.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from tui.core.database import PlatformDatabase, ServiceUnavailable
 from tui.core.tenants import TenantRow, reconcile
 
 HTTP_TIMEOUT_S = 5
+# How long a realm lookup is cached, and how much of one refresh may go to
+# reading cached lookups again.
+REALM_MAX_AGE_S = 60.0
+REALM_RECHECK_BUDGET_S = 1.0
+# Tokens from Keycloak's master realm last 60 s by default, so get a new
+# one well before that.
+TOKEN_REUSE_S = 30.0
 UP, DOWN, UNKNOWN = "up", "down", "unknown"
 
 
 class NameProvider(Protocol):
-    """Something that lists names (realms, DNS records) of one service."""
+    """Something that reports which names (realms, DNS records) exist in one
+    service."""
 
     service: str
 
-    def names(self) -> set[str]:
-        """Return the names, or raise ServiceUnavailable."""
+    def names(self, expected: Collection[str]) -> set[str]:
+        """Return the names of ``expected`` that exist, plus any other names
+        the service can list cheaply, or raise ServiceUnavailable."""
         ...
 
 
@@ -46,11 +57,26 @@ class Snapshot:
     rows: list[TenantRow]
     services: dict[str, ServiceState]
     taken_at: float
+    # True for the rows sent before the other services have replied.
+    partial: bool = False
 
 
 class KeycloakRealms:
-    """Realm names from Keycloak's admin API, signed in with the automation
-    client (client credentials grant)."""
+    """Which tenant realms exist, read one by one from Keycloak's admin API
+    with the automation client (client credentials grant).
+
+    Keycloak 26's realm list (``GET /admin/realms``) is not used: right
+    after any realm changes it takes about a second per realm present and
+    grows faster than that, so from about 100 realms it passes Keycloak's
+    120 s transaction timeout and blocks the admin API meanwhile
+    (docs/benchmarks.md). Reading a realm by name stays a few milliseconds.
+    The price is that a realm no tenant row names is not seen.
+
+    Lookups are cached for ``max_age_s``. A name requested for the first
+    time, or dropped with ``forget``, is always read. Older lookups are read
+    again, oldest first, for at most ``recheck_budget_s`` a call, so a
+    refresh of thousands of tenants never waits for all of them at once.
+    """
 
     service = "keycloak"
 
@@ -60,16 +86,27 @@ class KeycloakRealms:
         client_id: str,
         client_secret: str | None,
         ca_file: str | None = None,
+        max_age_s: float = REALM_MAX_AGE_S,
+        recheck_budget_s: float = REALM_RECHECK_BUDGET_S,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
         self.ca_file = ca_file
+        self.max_age_s = max_age_s
+        self.recheck_budget_s = recheck_budget_s
+        # realm name -> (exists, time.monotonic() of the read)
+        self._known: dict[str, tuple[bool, float]] = {}
 
-    def names(self) -> set[str]:
-        # NOTE: listing every realm stalls Keycloak 26.5 for minutes at about
-        # 100 realms on a 2-core host (docs/benchmarks.md), and the column
-        # then shows Keycloak as unreachable.
+    def forget(self, names: Collection[str] | None = None) -> None:
+        """Drop cached lookups (all of them when ``names`` is None), so the
+        next call reads them again."""
+        if names is None:
+            self._known.clear()
+        for name in names or ():
+            self._known.pop(name, None)
+
+    def names(self, expected: Collection[str]) -> set[str]:
         import requests
 
         if not self.client_secret:
@@ -78,40 +115,74 @@ class KeycloakRealms:
                 "no automation client secret in the inventory "
                 "(platform_keycloak_automation_client_secret)",
             )
-        verify: bool | str = self.ca_file or True
+        # ``forget`` runs on the UI thread, so work from a copy.
+        known = dict(self._known)
+        for name in known.keys() - set(expected):
+            self._known.pop(name, None)
+        now = time.monotonic()
+        unread = [name for name in expected if name not in known]
+        stale = sorted(
+            (name for name in expected if name in known),
+            key=lambda name: known[name][1],
+        )
+        stale = [name for name in stale if now - known[name][1] >= self.max_age_s]
+        # The token request runs even when every lookup is fresh, because it
+        # is how an outage shows up.
         try:
-            token = requests.post(
-                f"{self.base_url}/realms/master/protocol/openid-connect/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                },
+            with requests.Session() as session:
+                session.verify = self.ca_file or True
+                self._read(session, unread, stale)
+        except requests.RequestException as error:
+            self._known.clear()
+            raise ServiceUnavailable(
+                self.service,
+                f"{self.base_url} unreachable: {type(error).__name__}",
+            ) from error
+        except ServiceUnavailable:
+            self._known.clear()
+            raise
+        return {name for name in expected if self._known.get(name, (False, 0.0))[0]}
+
+    def _read(self, session: Any, unread: list[str], stale: list[str]) -> None:
+        session.headers["Authorization"] = f"Bearer {self._token(session)}"
+        token_at = started = time.monotonic()
+        for index, name in enumerate(unread + stale):
+            now = time.monotonic()
+            # At least one old lookup is read again per call, so every name
+            # gets its turn whatever the budget.
+            if index > len(unread) and now - started > self.recheck_budget_s:
+                return
+            if now - token_at > TOKEN_REUSE_S:
+                session.headers["Authorization"] = f"Bearer {self._token(session)}"
+                token_at = now
+            response = session.get(
+                f"{self.base_url}/admin/realms/{quote(name, safe='')}",
                 timeout=HTTP_TIMEOUT_S,
-                verify=verify,
             )
-            if token.status_code != 200:
+            if response.status_code not in (200, 404):
                 raise ServiceUnavailable(
                     self.service,
-                    f"token request for client {self.client_id} failed with "
-                    f"HTTP {token.status_code}",
+                    f"reading realm {name} failed with HTTP {response.status_code}",
                 )
-            response = requests.get(
-                f"{self.base_url}/admin/realms",
-                params={"briefRepresentation": "true"},
-                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-                timeout=HTTP_TIMEOUT_S,
-                verify=verify,
-            )
-        except requests.RequestException as error:
-            raise ServiceUnavailable(
-                self.service, f"{self.base_url} unreachable: {type(error).__name__}"
-            ) from error
+            self._known[name] = (response.status_code == 200, time.monotonic())
+
+    def _token(self, session: Any) -> str:
+        response = session.post(
+            f"{self.base_url}/realms/master/protocol/openid-connect/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+            },
+            timeout=HTTP_TIMEOUT_S,
+        )
         if response.status_code != 200:
             raise ServiceUnavailable(
-                self.service, f"listing realms failed with HTTP {response.status_code}"
+                self.service,
+                f"token request for client {self.client_id} failed with "
+                f"HTTP {response.status_code}",
             )
-        return {str(realm["realm"]) for realm in response.json()}
+        return str(response.json()["access_token"])
 
 
 class Route53Records:
@@ -143,7 +214,9 @@ class Route53Records:
             kwargs.update(aws_access_key_id="lab", aws_secret_access_key="lab")  # noqa: S106
         return boto3.client("route53", region_name="us-east-1", **kwargs)
 
-    def names(self) -> set[str]:
+    def names(self, expected: Collection[str]) -> set[str]:
+        """Return every tenant record in the zone: one listing is cheap, and
+        it shows records that no tenant row claims."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         suffix = f".qa.{self.domain}"
@@ -198,19 +271,38 @@ def check_all(
     database: PlatformDatabase,
     providers: list[NameProvider],
     record_name: Any,
+    on_rows: Callable[[Snapshot], None] | None = None,
 ) -> Snapshot:
     """Read the tenant rows and every provider's names, then reconcile them.
 
-    A provider that fails is reported down and its names count as unknown;
-    a failing database raises ServiceUnavailable, because there are no rows.
+    ``on_rows``, when given, gets the rows as soon as they are read, with
+    realms and DNS records unknown, so a first screen need not wait for the
+    other services. A provider that fails is reported down and its names
+    count as unknown; a failing database raises ServiceUnavailable, because
+    there are no rows.
     """
     services: dict[str, ServiceState] = {}
     rows = database.tenants()
     services[database.service] = ServiceState(database.service, UP)
+    if on_rows is not None:
+        on_rows(
+            Snapshot(
+                rows=reconcile(rows, None, None, record_name),
+                services=dict(services),
+                taken_at=time.time(),
+                partial=True,
+            )
+        )
+    expected = {
+        "keycloak": {row.realm_name for row in rows},
+        "dns": {record_name(row.subdomain) for row in rows if row.subdomain},
+    }
     found: dict[str, set[str] | None] = {}
     for provider in providers:
         try:
-            found[provider.service] = provider.names()
+            found[provider.service] = provider.names(
+                expected.get(provider.service, set())
+            )
             services[provider.service] = ServiceState(provider.service, UP)
         except ServiceUnavailable as error:
             found[provider.service] = None
