@@ -166,6 +166,7 @@ def run_section(
                 "list": tui_bench.bench_tenant_list(size.tui_repetitions),
                 "key": tui_bench.bench_key_press(size.tui_repetitions),
                 "busy": tui_bench.bench_busy_run(size.repetitions),
+                "change": tui_bench.bench_changed_tenant(size.tui_repetitions),
             }
         elif name == "database":
             results[name] = bench_database(size.name == "quick")

@@ -80,7 +80,7 @@ def bench_busy_run(repetitions: int) -> dict[str, Any]:
     """A 100-task run in a busy qa-tui, an idle one, and a queue-only handler."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for rep in range(repetitions):
-        order = ["queue-only", "app-idle", "app-busy"]
+        order = ["queue-only", "bare-busy", "app-idle", "app-busy"]
         shift = rep % len(order)
         for mode in order[shift:] + order[:shift]:
             _, result = child(mode)
@@ -92,7 +92,22 @@ def bench_busy_run(repetitions: int) -> dict[str, Any]:
     lost = {
         mode: max(int(r["emitted"]) - int(r["shown"]) for r in results)
         for mode, results in runs.items()
-        if mode != "queue-only"
+        if mode.startswith("app-")
     }
     log(f"100-task run: {json.dumps(medians)}; events lost {lost}")
     return {"runs": runs, "medians": medians, "lost": lost}
+
+
+def bench_changed_tenant(repetitions: int) -> dict[str, Any]:
+    """Time a changed tenant from its database read to the painted screen."""
+    samples: dict[str, list[float]] = {}
+    for rows in (1000, 10000):
+        for _ in range(repetitions):
+            _, result = child("app-change", str(rows))
+            samples.setdefault(str(rows), []).extend(result["seconds"])
+    summary = {
+        rows: {"median": median(values), "max": max(values), "count": len(values)}
+        for rows, values in samples.items()
+    }
+    log(f"changed tenant, read to screen: {json.dumps(summary)}")
+    return {"samples": samples, "summary": summary}

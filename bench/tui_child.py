@@ -14,6 +14,11 @@ Modes (the parent records the wall clock just before it starts this process):
 - ``app-idle``: the same run in qa-tui without the timer.
 - ``queue-only``: the same 100-task run through ansible-runner with a handler
   that only puts each event on a queue; prints its wall time.
+- ``bare-busy``: the queue-only run inside a bare Textual app under the same
+  timer as ``app-busy``, which shows what the timer alone costs the run.
+- ``app-change N``: qa-tui with N tenant rows; changes one visible tenant at
+  a time and prints the seconds from the database read that returned the
+  change to the screen painted with it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ SIZE = (150, 45)
 # finished their background imports.
 SETTLE_S = 1.5
 RUN_TIMEOUT_S = 300.0
+# Tenant changes timed in one ``app-change`` process.
+CHANGES = 20
 
 
 def scratch_dir(prefix: str) -> str:
@@ -97,11 +104,14 @@ class MemoryDatabase:
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
+        # Extra users per row index, for the changed-tenant measurement.
+        self.added_users: dict[int, int] = {}
+        self.read_at = 0.0
 
     def tenants(self) -> list[Any]:
         from tui.core.tenants import TenantRow
 
-        return [
+        rows = [
             TenantRow(
                 tenant_id=f"tenant-{index:05d}",
                 display_name=f"Tenant {index} Ltd",
@@ -109,13 +119,15 @@ class MemoryDatabase:
                 tier="professional",
                 realm_name=f"tenant-{index:05d}",
                 subdomain=f"tenant-{index:05d}",
-                user_count=index % 100,
-                max_users=100,
+                user_count=index % 100 + self.added_users.get(index, 0),
+                max_users=1000,
                 calls_this_month=index * 7 % 10000,
                 max_calls_per_month=10000,
             )
             for index in range(self.rows)
         ]
+        self.read_at = time.perf_counter()
+        return rows
 
 
 def qa_app_class() -> Any:
@@ -134,16 +146,19 @@ def qa_app_class() -> Any:
             data = Path(scratch_dir("qa-bench-tui-"))
             from tui.core.paths import TuiPaths
 
+            self.memory = MemoryDatabase(rows)
             super().__init__(
                 INVENTORY,
                 paths=TuiPaths(data),
-                database=MemoryDatabase(rows),  # type: ignore[arg-type]
+                database=self.memory,  # type: ignore[arg-type]
                 providers=[],
                 refresh_interval=3600,
             )
             self.playbook = playbook
             self.exit_on_list = exit_on_list
             self.marks: dict[str, float] = {}
+            # database read time -> time the screen was painted with it
+            self.painted: dict[float, float] = {}
             self.handle: Any = None
 
         # Textual calls the handler of every class in the MRO, so these
@@ -152,6 +167,10 @@ def qa_app_class() -> Any:
             del message
             if "list" not in self.marks:
                 self.call_after_refresh(self._mark_list)
+            self.call_after_refresh(self._mark_loaded, self.memory.read_at)
+
+        def _mark_loaded(self, read_at: float) -> None:
+            self.painted[read_at] = time.perf_counter()
 
         def _mark_list(self) -> None:
             self.marks["list"] = time.time()
@@ -258,19 +277,23 @@ async def key_to_event(app: Any) -> dict[str, float]:
     }
 
 
+def busy_tick(app: App[Any], ticks: int) -> None:
+    """Spend about 10 ms on the event loop, then repaint; run every 20 ms."""
+    end = time.perf_counter() + 0.010
+    while time.perf_counter() < end:
+        pass
+    app.sub_title = f"busy {ticks}"
+    app.refresh()
+
+
 async def busy_run(busy: bool) -> dict[str, Any]:
     app = qa_app_class()(1000, TASKS_PLAYBOOK, exit_on_list=False)
     ticks = 0
 
     def keep_busy() -> None:
-        # About 10 ms of work on the event loop every 20 ms, plus a repaint.
         nonlocal ticks
         ticks += 1
-        end = time.perf_counter() + 0.010
-        while time.perf_counter() < end:
-            pass
-        app.sub_title = f"busy {ticks}"
-        app.refresh()
+        busy_tick(app, ticks)
 
     async with app.run_test(size=SIZE) as pilot:
         await asyncio.sleep(SETTLE_S)
@@ -298,7 +321,8 @@ async def busy_run(busy: bool) -> dict[str, Any]:
     }
 
 
-def queue_only() -> dict[str, Any]:
+def start_queued_run() -> tuple[Any, Any, queue.Queue[dict[str, Any]]]:
+    """Start the 100-task run with a handler that only queues each event."""
     import ansible_runner
 
     events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -307,10 +331,8 @@ def queue_only() -> dict[str, Any]:
         events.put(event)
         return True
 
-    private = scratch_dir("qa-bench-queue-")
-    start = time.time()
     thread, runner = ansible_runner.run_async(
-        private_data_dir=private,
+        private_data_dir=scratch_dir("qa-bench-queue-"),
         playbook=str(TASKS_PLAYBOOK),
         inventory=str(INVENTORY),
         project_dir=str(PROJECT_ROOT),
@@ -318,12 +340,72 @@ def queue_only() -> dict[str, Any]:
         event_handler=on_event,
         quiet=True,
     )
+    return thread, runner, events
+
+
+def queue_only() -> dict[str, Any]:
+    start = time.time()
+    thread, runner, events = start_queued_run()
     thread.join(RUN_TIMEOUT_S)
     return {
         "seconds": time.time() - start,
         "received": events.qsize(),
         "status": str(runner.status),
     }
+
+
+async def bare_busy() -> dict[str, Any]:
+    """Run the queue-only handler inside a bare app under the busy timer."""
+    app = App[None]()
+    ticks = 0
+
+    def keep_busy() -> None:
+        nonlocal ticks
+        ticks += 1
+        busy_tick(app, ticks)
+
+    async with app.run_test(size=SIZE):
+        await asyncio.sleep(SETTLE_S)
+        app.set_interval(0.02, keep_busy)
+        start = time.time()
+        thread, runner, events = start_queued_run()
+        await wait_until(lambda: not thread.is_alive(), RUN_TIMEOUT_S)
+        seconds = time.time() - start
+    return {
+        "seconds": seconds,
+        "received": events.qsize(),
+        "ticks": ticks,
+        "status": str(runner.status),
+    }
+
+
+async def changed_tenant(rows: int, changes: int) -> dict[str, Any]:
+    """Change one visible tenant at a time; time each from read to paint."""
+    app = qa_app_class()(rows, NOOP_PLAYBOOK, exit_on_list=False)
+    seconds: list[float] = []
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: "list" in app.marks, 60)
+        table = app._tenants_screen().table
+        for change in range(changes):
+            index = change % 20
+            app.memory.added_users[index] = change + 1
+            expected = f"{index % 100 + change + 1}/1,000"
+            before = app.memory.read_at
+            app.action_refresh_tenants()
+            await wait_until(
+                lambda before=before: (
+                    app.memory.read_at != before and app.memory.read_at in app.painted
+                ),
+                30,
+            )
+            read_at = app.memory.read_at
+            # The table is sorted by tenant id, so row ``index`` is line ``index``.
+            line = "".join(segment.text for segment in table.render_line(index))
+            if expected not in line:
+                raise RuntimeError(f"row {index} shows {line!r}, not {expected}")
+            seconds.append(app.painted[read_at] - read_at)
+            await asyncio.sleep(0.05)
+    return {"seconds": seconds, "rows": rows}
 
 
 def main() -> int:
@@ -346,10 +428,14 @@ def main() -> int:
         result = asyncio.run(busy_run(mode == "app-busy"))
     elif mode == "queue-only":
         result = queue_only()
+    elif mode == "bare-busy":
+        result = asyncio.run(bare_busy())
+    elif mode == "app-change":
+        result = asyncio.run(changed_tenant(int(sys.argv[2]), CHANGES))
     else:
         raise SystemExit(
             f"invalid mode {mode!r}; use bare-table, app-table, bare-key, app-key,"
-            " app-busy, app-idle or queue-only"
+            " app-busy, app-idle, queue-only, bare-busy or app-change"
         )
     print(json.dumps(result))
     return 0
