@@ -23,6 +23,7 @@ from ansible_collections.qa.platform.plugins.module_utils.tenant_operations impo
 from common import (
     FILL_PREFIX,
     KEYCLOAK_URL,
+    AdminToken,
     Settings,
     admin_token,
     clean_up,
@@ -282,9 +283,8 @@ def bench_batch(settings: Settings, count: int) -> dict[str, Any]:
 
 def create_fillers(target_total: int, deadline: float) -> list[float]:
     """Add minimal realms until Keycloak has ``target_total``; time each POST."""
-    token = admin_token()
-    token_at = time.monotonic()
-    present = realm_names(token)
+    token = AdminToken()
+    present = realm_names()
     existing = sum(1 for name in present if name.startswith(FILL_PREFIX))
     times: list[float] = []
     index = existing
@@ -294,13 +294,11 @@ def create_fillers(target_total: int, deadline: float) -> list[float]:
                 f"filler realms: {len(present) + len(times)} of {target_total}"
                 " present when the time limit ran out"
             )
-        if time.monotonic() - token_at > 30:
-            token, token_at = admin_token(), time.monotonic()
         start = time.perf_counter()
         response = requests.post(
             f"{KEYCLOAK_URL}/admin/realms",
             json={"realm": f"{FILL_PREFIX}{index:04d}", "enabled": True},
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token.get()}"},
             timeout=300,
         )
         times.append(time.perf_counter() - start)
@@ -309,7 +307,7 @@ def create_fillers(target_total: int, deadline: float) -> list[float]:
                 f"filler realm {FILL_PREFIX}{index:04d} not created: HTTP"
                 f" {response.status_code} {response.text[:200]!r} with"
                 f" {len(present) + len(times) - 1} realms present and an admin"
-                f" token of {len(token)} bytes"
+                f" token of {len(token.get())} bytes"
             )
         index += 1
     return times
@@ -387,7 +385,7 @@ def measure_level(
     filler_times = create_fillers(level, deadline)
     row["filler_post"] = median(filler_times) if filler_times else None
     token = admin_token()
-    row["realms"] = len(realm_names(token))
+    row["realms"] = len(realm_names())
     row["token_bytes"] = len(token)
     row["token_status"] = probe_token(token)
     product: list[float] = []
