@@ -90,3 +90,19 @@ def test_rewrite_writes_plot_and_link(report: ModuleType, tmp_path: Path) -> Non
     assert "old" not in text
     assert "](benchmarks-realms-full.svg)" in text
     assert (tmp_path / "benchmarks-realms-full.svg").is_file()
+
+
+def test_realm_row_shows_floor_ratio(report: ModuleType) -> None:
+    row = {"realms": 300, "product": 33.6, "floor": 2.4, "filler_post": 1.1}
+
+    cells = [cell.strip() for cell in report.realm_row(row).split("|")[1:-1]]
+
+    assert cells[:5] == ["300", "33.60 s", "2.40 s", "14.0", "1.10 s"]
+
+
+def test_realm_row_failed_level_has_no_ratio(report: ModuleType) -> None:
+    row = {"level": 100, "filler_post": 0.7, "error": "ReadTimeout"}
+
+    cells = [cell.strip() for cell in report.realm_row(row).split("|")[1:-1]]
+
+    assert cells[:5] == ["100 (target)", "failed", "-", "-", "0.70 s"]
