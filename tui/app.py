@@ -131,6 +131,7 @@ class QaTuiApp(App[None]):
         self.runs: dict[str, LiveRun] = {}
         self.services: dict[str, ServiceState] = {}
         self.rows: list[TenantRow] = []
+        self._rows_read_at = 0.0
         self.shown_passwords = ShownPasswords(self.paths.state_file)
         self.sub_title = str(inventory)
 
@@ -274,6 +275,12 @@ class QaTuiApp(App[None]):
 
     def on_tenants_loaded(self, message: TenantsLoaded) -> None:
         snapshot = message.snapshot
+        # A refresh that was replaced while it waited for Keycloak or DNS
+        # still finishes; its rows are older than those on screen.
+        if snapshot.rows_read_at < self._rows_read_at:
+            log.debug("dropped a refresh that finished after a newer one")
+            return
+        self._rows_read_at = snapshot.rows_read_at
         self.rows = snapshot.rows
         for service in ("database", "keycloak", "dns"):
             state = snapshot.services.get(service)

@@ -56,6 +56,8 @@ class Snapshot:
     taken_at: float
     # True for the rows sent before the other services have replied.
     partial: bool = False
+    # When the tenant rows were read, to drop a refresh that finishes late.
+    rows_read_at: float = 0.0
 
 
 class KeycloakRealms:
@@ -281,6 +283,7 @@ def check_all(
     """
     services: dict[str, ServiceState] = {}
     rows = database.tenants()
+    rows_read_at = time.monotonic()
     services[database.service] = ServiceState(database.service, UP)
     if on_rows is not None:
         on_rows(
@@ -289,6 +292,7 @@ def check_all(
                 services=dict(services),
                 taken_at=time.time(),
                 partial=True,
+                rows_read_at=rows_read_at,
             )
         )
     expected = {
@@ -308,4 +312,9 @@ def check_all(
                 provider.service, DOWN, error.detail
             )
     reconciled = reconcile(rows, found.get("keycloak"), found.get("dns"), record_name)
-    return Snapshot(rows=reconciled, services=services, taken_at=time.time())
+    return Snapshot(
+        rows=reconciled,
+        services=services,
+        taken_at=time.time(),
+        rows_read_at=rows_read_at,
+    )
