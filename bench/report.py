@@ -500,8 +500,11 @@ def render(results: dict[str, Any]) -> str:
             "| run | seconds | events emitted | events shown |",
             "|---|---|---|---|",
         ]
-        for mode, runs in tui["busy"]["runs"].items():
-            for run in runs:
+        # A fixed order, because saved results come back with sorted keys.
+        order = ["queue-only", "bare-busy", "app-idle", "app-busy"]
+        busy_runs = tui["busy"]["runs"]
+        for mode in order + sorted(busy_runs.keys() - set(order)):
+            for run in busy_runs.get(mode, []):
                 lines.append(
                     f"| {mode} | {run['seconds']:.2f} | {run.get('emitted', '-')} "
                     f"| {run.get('shown', run.get('received', '-'))} |"
