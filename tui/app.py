@@ -225,7 +225,7 @@ class QaTuiApp(App[None]):
         assert self.database is not None
         providers = list(self.providers or [])
         self._prepare_lab_ca(providers)
-        # Until the list has rows, show them before Keycloak and DNS answer.
+        # Until the list has rows, show them before Keycloak and DNS reply.
         on_rows = None if self.rows else self._post_rows
         try:
             snapshot = check_all(
@@ -276,7 +276,7 @@ class QaTuiApp(App[None]):
     def on_tenants_loaded(self, message: TenantsLoaded) -> None:
         snapshot = message.snapshot
         # A refresh that was replaced while it waited for Keycloak or DNS
-        # still finishes; its rows are older than those on screen.
+        # still finishes, and its rows are older than those on screen.
         if snapshot.rows_read_at < self._rows_read_at:
             log.debug("dropped a refresh that finished after a newer one")
             return

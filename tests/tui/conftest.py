@@ -282,9 +282,9 @@ async def running(
     manager._remove_worker = record  # type: ignore[method-assign]
     async with app.run_test(size=size) as pilot:
         yield pilot
-        # An exclusive worker group cancels the older worker when a newer
-        # one starts (the periodic refresh does this), so a cancelled
-        # worker is normal here; only an error counts as a failure.
+        # The periodic refresh runs in an exclusive worker group, which
+        # cancels the older worker when a newer one starts. So a cancelled
+        # worker is normal here, and only an error counts as a failure.
         for worker in list(app.workers):
             with contextlib.suppress(WorkerCancelled):
                 await worker.wait()
