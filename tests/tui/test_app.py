@@ -48,12 +48,12 @@ class SwitchableRealms:
         self.realms = realms
         self.up = True
 
-    def names(self, wanted: Collection[str]) -> set[str]:
+    def names(self, expected: Collection[str]) -> set[str]:
         if not self.up:
             raise ServiceUnavailable(
                 self.service, "https://auth.platform.test unreachable"
             )
-        return self.realms & set(wanted)
+        return self.realms & set(expected)
 
 
 @pytest.fixture

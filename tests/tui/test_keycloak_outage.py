@@ -170,10 +170,12 @@ async def test_lab_keycloak_cut_then_restored(
 
 
 def lab_realms(
-    max_age_s: float = REALM_MAX_AGE_S, recheck_budget_s: float = REALM_RECHECK_BUDGET_S
+    max_age_s: float = REALM_MAX_AGE_S,
+    recheck_budget_s: float = REALM_RECHECK_BUDGET_S,
+    base_url: str = f"http://{KEYCLOAK[0]}:{KEYCLOAK[1]}",
 ) -> KeycloakRealms:
     return KeycloakRealms(
-        f"http://{KEYCLOAK[0]}:{KEYCLOAK[1]}",
+        base_url,
         "qa-automation",
         CLIENT_SECRET_FILE.read_text().strip(),
         max_age_s=max_age_s,
@@ -234,12 +236,7 @@ def test_recheck_budget_leaves_the_rest_for_later() -> None:
 
 
 def test_outage_reported_despite_fresh_cache(relay: Relay) -> None:
-    provider = KeycloakRealms(
-        f"http://127.0.0.1:{relay.port}",
-        "qa-automation",
-        CLIENT_SECRET_FILE.read_text().strip(),
-        max_age_s=3600,
-    )
+    provider = lab_realms(max_age_s=3600, base_url=f"http://127.0.0.1:{relay.port}")
     assert provider.names({"qa-default"}) == {"qa-default"}
     relay.cut()
     with pytest.raises(ServiceUnavailable, match="unreachable"):

@@ -65,14 +65,14 @@ class FixedDatabase(PlatformDatabase):
 class FixedRealms:
     service = "keycloak"
 
-    def names(self, wanted: Collection[str]) -> set[str]:
-        return {"master", "qa-default", "acme"} & set(wanted)
+    def names(self, expected: Collection[str]) -> set[str]:
+        return {"master", "qa-default", "acme"} & set(expected)
 
 
 class FixedRecords:
     service = "dns"
 
-    def names(self, wanted: Collection[str]) -> set[str]:
+    def names(self, expected: Collection[str]) -> set[str]:
         return {"acme.qa.platform.test"}
 
 

@@ -61,10 +61,11 @@ class Snapshot:
 
 
 class KeycloakRealms:
-    """Which tenant realms exist, read one by one from each realm's public
-    endpoint (``GET /realms/<name>``: 200 for an enabled or disabled realm,
-    404 for none). Every refresh also gets a token for the automation client
-    (client credentials grant), which shows that Keycloak and the client work.
+    """Provider of the tenant realms that exist, read one by one from each
+    realm's public endpoint (``GET /realms/<name>``: 200 for an enabled or
+    disabled realm, 404 for none). Every refresh also gets a token for the
+    automation client (client credentials grant), which shows that Keycloak
+    and the client work.
 
     Keycloak 26's realm list (``GET /admin/realms``) is not used. Right
     after any realm changes it takes about a second per realm present, and
@@ -76,9 +77,10 @@ class KeycloakRealms:
     not seen.
 
     Lookups are cached for ``max_age_s``. A name requested for the first
-    time, or dropped with ``forget``, is always read. Older lookups are read
-    again, oldest first, for at most ``recheck_budget_s`` a call, so a
-    refresh of thousands of tenants never waits for all of them at once.
+    time, or dropped with ``forget``, is always read, so the first refresh
+    reads every tenant's realm. Older lookups are read again, oldest first,
+    for at most ``recheck_budget_s`` a call (at least one a call), so
+    re-reading them adds about that much to a refresh.
     """
 
     service = "keycloak"
