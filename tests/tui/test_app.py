@@ -172,8 +172,16 @@ async def test_list_shows_tenants_with_usage(
     realms = SwitchableRealms({"master", "qa-default", "acme", "stale-realm"})
     app = make_app(platform, tui_paths, tmp_path, moto_endpoint, realms)
     async with running(app) as pilot:
+        # The first load paints the rows before Keycloak and DNS answer; the
+        # service markers are set only once both columns are filled.
         await wait_for(
-            pilot, lambda: row_of(app, "acme") is not None, what="tenant rows"
+            pilot,
+            lambda: (
+                row_of(app, "acme") is not None
+                and app.service_marker("keycloak") == "up"
+                and app.service_marker("dns") == "up"
+            ),
+            what="tenant rows with realm and DNS columns",
         )
         table = tenants_screen(app).table
         acme = row_of(app, "acme")
