@@ -317,6 +317,35 @@ def realm_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def order_section(results: dict[str, Any]) -> list[str]:
+    order = results.get("order") or {}
+    rows = order.get("rows")
+    if not rows:
+        return [f"Not measured: {order.get('error', 'section not run')}."]
+    lines = [
+        f"Each job created {rows[0]['count']} tenant realms with"
+        f" {order['realms_present']} realms present, read each back with"
+        " onboarding's admin reads, and deleted them again. Per realm:"
+        " medians; the first reads also as their sum and their slowest.",
+        "",
+        "| round | job | whole job | realm POST | first admin read (roles):"
+        " median / sum / slowest | later reads (clients, admin user) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        first = f"{row['first_read']:.3f} s"
+        if "first_read_total" in row:
+            first += (
+                f" / {row['first_read_total']:.1f} s / {row['first_read_max']:.1f} s"
+            )
+        lines.append(
+            f"| {row.get('round', 1)} | {row['job']} | {row['seconds']:.1f} s"
+            f" | {row['post']:.3f} s"
+            f" | {first} | {row['later_reads']:.3f} s |"
+        )
+    return lines
+
+
 def realm_row(row: dict[str, Any]) -> str:
     def cell(key: str, unit: str = " s") -> str:
         value = row.get(key)
@@ -482,6 +511,10 @@ def render(results: dict[str, Any]) -> str:
         "#### Onboarding with realms already present",
         "",
         *realm_section(results),
+        "",
+        "#### Reading new realms back: when and how many at once",
+        "",
+        *order_section(results),
     ]
     database = results.get("database") or {}
     if database.get("table"):

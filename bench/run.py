@@ -30,10 +30,11 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import common  # noqa: E402
 import onboard  # noqa: E402
+import realm_order  # noqa: E402
 import report  # noqa: E402
 import tui_bench  # noqa: E402
 
-SECTIONS = ("single", "batch", "realms", "tui", "database", "site")
+SECTIONS = ("single", "batch", "order", "realms", "tui", "database", "site")
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,15 @@ class Size:
     repetitions: int
     tui_repetitions: int
     batch: int
+    order: int
+    order_rounds: int
     realm_levels: list[int]
     realm_time_limit_s: float
     site_runs: int
 
 
-FULL = Size("full", 5, 9, 100, [1, 100, 300], 3600, 2)
-QUICK = Size("quick", 3, 3, 20, [1, 20, 50], 900, 1)
+FULL = Size("full", 5, 9, 100, 50, 3, [1, 100, 300], 3600, 2)
+QUICK = Size("quick", 3, 3, 20, 20, 2, [1, 20, 50], 900, 1)
 
 
 def machine() -> dict[str, Any]:
@@ -157,6 +160,8 @@ def run_section(
             results[name] = onboard.bench_single(settings, size.repetitions)
         elif name == "batch":
             results[name] = onboard.bench_batch(settings, size.batch)
+        elif name == "order":
+            results[name] = realm_order.bench_realm_order(size.order, size.order_rounds)
         elif name == "realms":
             results[name] = onboard.bench_realm_scaling(
                 settings, size.realm_levels, size.repetitions, size.realm_time_limit_s
@@ -229,6 +234,8 @@ def main() -> int:
             "repetitions": size.repetitions,
             "tui_repetitions": size.tui_repetitions,
             "batch": size.batch,
+            "order": size.order,
+            "order_rounds": size.order_rounds,
             "realm_levels": size.realm_levels,
         },
     }

@@ -106,3 +106,32 @@ def test_realm_row_failed_level_has_no_ratio(report: ModuleType) -> None:
     cells = [cell.strip() for cell in report.realm_row(row).split("|")[1:-1]]
 
     assert cells[:5] == ["100 (target)", "failed", "-", "-", "0.70 s"]
+
+
+def test_order_section_lists_each_job(report: ModuleType) -> None:
+    rows = [
+        {"job": job, "count": 20, "seconds": seconds, "post": 0.5}
+        | {"first_read": first, "later_reads": 0.05}
+        | {"first_read_total": first * 20, "first_read_max": first * 4}
+        for job, seconds, first in (
+            ("interleaved", 20.0, 0.25),
+            ("grouped", 25.0, 0.5),
+            ("two workers", 21.0, 0.3),
+        )
+    ]
+    lines = report.order_section({"order": {"realms_present": 2, "rows": rows}})
+
+    assert "20 tenant realms with 2 realms present" in lines[0]
+    table = [line for line in lines if line.startswith("| ") and "s |" in line]
+    assert [line.split(" | ")[1] for line in table] == [
+        "interleaved",
+        "grouped",
+        "two workers",
+    ]
+    assert "| 0.500 s / 10.0 s / 2.0 s |" in table[1]
+
+
+def test_order_section_says_why_it_is_missing(report: ModuleType) -> None:
+    lines = report.order_section({"order": {"error": "HTTPError: 401"}})
+
+    assert lines == ["Not measured: HTTPError: 401."]
