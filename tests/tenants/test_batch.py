@@ -108,6 +108,39 @@ def test_batch_with_bad_entry_changes_nothing(
         assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
 
 
+def test_batch_conflicting_with_tenant_changes_nothing(
+    runner: Runner,
+    tmp_path: Path,
+    batch_ids: list[str],
+    operator_db: Any,
+    keycloak_admin: Any,
+    route53: Any,
+) -> None:
+    holder, first, second = batch_ids
+    onboarded = runner.run(
+        "tenant_provision.yml",
+        "-e",
+        f"@{write_batch(tmp_path, [tenant_entry(holder)])}",
+    )
+    assert onboarded.returncode == 0, onboarded.output[-4000:]
+    # The second entry takes the realm of a tenant that exists. Only the
+    # tenant registry shows that, and the first entry is valid on its own.
+    entries = [
+        tenant_entry(first),
+        tenant_entry(second, realm_name=f"{holder}-realm"),
+    ]
+    result = runner.run(
+        "tenant_provision.yml", "-e", f"@{write_batch(tmp_path, entries)}"
+    )
+    assert result.returncode != 0
+    assert "1 of 2 tenants conflict" in result.text
+    assert f"is already held by the tenant '{holder}'" in result.text
+    assert "nothing was changed" in result.text
+    assert_no_trace(first, operator_db, keycloak_admin, route53)
+    assert tenant_status(operator_db, second) is None
+    assert tenant_status(operator_db, holder) == "active"
+
+
 def test_batch_rolls_back_only_failed_tenant(
     runner: Runner,
     tmp_path: Path,

@@ -239,6 +239,13 @@ def test_remove_keeps_dump(
     assert f"confirm with -e confirm={tenant_id}" in unconfirmed.text
     assert tenant_status(operator_db, tenant_id) == "active"
 
+    # Ansible's bool filter would read this as false and skip the dump.
+    unclear = remove(runner, tenant_id, "-e", "keep_dump=maybe")
+    assert unclear.returncode != 0
+    assert "keep_dump" in unclear.text
+    assert "'maybe' is not a valid boolean" in unclear.text
+    assert tenant_status(operator_db, tenant_id) == "active"
+
     removed = remove(runner, tenant_id)
     assert removed.returncode == 0, removed.output[-3000:]
     assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
@@ -248,6 +255,49 @@ def test_remove_keeps_dump(
     assert stat.S_IMODE(tenants_dump.stat().st_mode) == 0o600
     with gzip.open(tenants_dump, "rt") as handle:
         assert tenant_id in handle.read()
+
+
+def test_remove_rejects_default_tenant(runner: Runner, operator_db: Any) -> None:
+    result = remove(runner, "default")
+    assert result.returncode != 0
+    assert "tenant_id: invalid value 'default' (rule reserved)" in result.text
+    assert tenant_status(operator_db, "default") == "active"
+
+
+def test_subdomain_change_rejected(
+    runner: Runner, tmp_path: Path, operator_db: Any, route53: Any
+) -> None:
+    tenant_id = new_tenant_id()
+    try:
+        assert provision(runner, write_tenant(tmp_path, tenant_id)).returncode == 0
+        moved = f"{tenant_id}-moved"
+        result = provision(runner, write_tenant(tmp_path, tenant_id, subdomain=moved))
+        assert result.returncode != 0
+        assert f"subdomain: invalid value '{moved}' (rule immutable)" in result.text
+        names = dns_names(route53)
+        assert f"{moved}.qa.platform.test." not in names
+        assert f"{tenant_id}.qa.platform.test." in names
+        assert tenant_status(operator_db, tenant_id) == "active"
+    finally:
+        remove(runner, tenant_id, "-e", "keep_dump=false")
+
+
+def test_check_mode_reports_changed_settings(
+    runner: Runner, tmp_path: Path, operator_db: Any
+) -> None:
+    tenant_id = new_tenant_id()
+    try:
+        assert provision(runner, write_tenant(tmp_path, tenant_id)).returncode == 0
+        changed = write_tenant(tmp_path, tenant_id, tier="enterprise")
+        preview = provision(runner, changed, "--check")
+        assert preview.returncode == 0, preview.output[-3000:]
+        assert f"{tenant_id}: would change database" in preview.text
+        row = operator_db.execute(
+            "SELECT tier FROM tenants WHERE tenant_id = %s", (tenant_id,)
+        ).fetchone()
+        assert row == ("starter",)
+    finally:
+        remove(runner, tenant_id, "-e", "keep_dump=false")
 
 
 @pytest.mark.parametrize(

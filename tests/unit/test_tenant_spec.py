@@ -514,6 +514,21 @@ def test_unique_realm_renamed() -> None:
     assert problem.rule == "immutable"
 
 
+def test_unique_subdomain_changed() -> None:
+    candidate = tenant_with(subdomain="acme-new")
+    (problem,) = check_unique(candidate, EXISTING)
+    assert problem.field == "subdomain"
+    assert problem.rule == "immutable"
+    assert "'acme-new'" in problem.message
+
+
+def test_unique_subdomain_added_later() -> None:
+    existing = [{"tenant_id": "acme", "realm_name": "acme", "subdomain": None}]
+    (problem,) = check_unique(tenant_with(subdomain="acme"), existing)
+    assert problem.field == "subdomain"
+    assert problem.rule == "immutable"
+
+
 def test_unique_batch_marks_entry() -> None:
     first = tenant_with()
     second = tenant_with(tenant_id="gamma", realm_name="gamma", subdomain="beta")

@@ -102,11 +102,17 @@ class Onboarding:
         """Report what onboarding would change, without changing anything."""
         try:
             self.check_registry()
+            columns = ", ".join(MUTABLE_COLUMNS)
             with self.platform.db.transaction():
                 row = self.platform.db.execute(
-                    "SELECT status FROM tenants WHERE tenant_id = %s", (self.tenant_id,)
+                    f"SELECT {columns} FROM tenants WHERE tenant_id = %s",  # noqa: S608
+                    (self.tenant_id,),
                 ).fetchone()
-            self.outcome.steps["database"] = "ok" if row else "changed"
+            # The same comparison as step_database, which updates a row whose
+            # settings differ from the file.
+            values = [self.tenant[column] for column in MUTABLE_COLUMNS]
+            same = row is not None and list(row) == values
+            self.outcome.steps["database"] = "ok" if same else "changed"
             realm = self.platform.realm(self.realm_name)
             self.outcome.steps["realm"] = "ok" if realm else "changed"
             subdomain = self.tenant.get("subdomain")

@@ -572,17 +572,22 @@ def check_unique(
     ``existing`` contains registry rows with tenant_id, realm_name and subdomain.
     A row with the candidate's own tenant_id is the same tenant, so running
     the same file again is no conflict. That row must keep its realm_name,
-    because Keycloak cannot rename a realm in place.
+    because Keycloak cannot rename a realm in place, and its subdomain,
+    because removal deletes only the DNS record the row names.
     """
     tenant_id = candidate.get("tenant_id")
     problems: list[Problem] = []
     for row in existing:
         if row.get("tenant_id") == tenant_id:
-            realm = row.get("realm_name")
-            if realm != candidate.get("realm_name"):
-                detail = f"tenant {tenant_id!r} already exists with the realm {realm!r}"
-                value = candidate.get("realm_name")
-                problems.append(_problem("realm_name", value, "immutable", detail))
+            for field, noun in (("realm_name", "realm"), ("subdomain", "subdomain")):
+                stored = row.get(field)
+                if stored != candidate.get(field):
+                    detail = (
+                        f"tenant {tenant_id!r} already exists with the {noun}"
+                        f" {stored!r}, and onboarding cannot change it"
+                    )
+                    value = candidate.get(field)
+                    problems.append(_problem(field, value, "immutable", detail))
             continue
         # tenant_id needs no check here, because a row with the candidate's
         # tenant_id is this tenant and was handled above.

@@ -72,8 +72,12 @@ results:
     left_behind: {description: What the rollback could not remove., type: list}
 """
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.qa.platform.plugins.module_utils.tenant_lifecycle import (
+    LifecycleError,
     Platform,
     settings_argument_spec,
     settings_from_params,
@@ -86,6 +90,26 @@ from ansible_collections.qa.platform.plugins.module_utils.tenant_spec import (
     validate_batch,
     validate_tenant,
 )
+
+
+def registry_conflicts(
+    platform: Platform, tenants: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Check every tenant of a batch against the tenant registry before any
+    change, so that one conflicting entry stops the whole batch.
+
+    Each onboarding checks its tenant again under the tenant's lock, because
+    another run may take a name in between.
+    """
+    if len(tenants) < 2:
+        return []
+    conflicts = []
+    for tenant in tenants:
+        try:
+            Onboarding(platform, tenant).check_registry()
+        except LifecycleError as error:
+            conflicts.append(f"{tenant['tenant_id']}: {error.reason}")
+    return conflicts
 
 
 def main() -> None:
@@ -111,6 +135,12 @@ def main() -> None:
     platform = Platform(settings_from_params(module.params))
     results = []
     try:
+        conflicts = registry_conflicts(platform, tenants)
+        if conflicts:
+            module.fail_json(
+                msg=f"{len(conflicts)} of {len(tenants)} tenants conflict with"
+                " tenants that exist; nothing was changed: " + "; ".join(conflicts)
+            )
         for tenant in tenants:
             onboarding = Onboarding(platform, tenant)
             outcome = onboarding.preview() if module.check_mode else onboarding.run()

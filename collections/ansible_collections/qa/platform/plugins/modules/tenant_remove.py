@@ -10,6 +10,7 @@ description:
   - Keeps a dump of the tenant's rows first (gzipped COPY data per table in I(dumps_dir), mode 0600)
     unless I(keep_dump=false), then deletes the DNS record, the realm, the tenant row (its rows in every
     table go with it) and the credentials file.
+  - Rejects the platform's default tenant, which C(site.yml) needs.
   - Each part already gone is skipped, so a re-run, or a run after a rollback that could not reach a
     service, finishes the job. Also works from the onboarding journal when the tenant row never existed.
 options:
@@ -52,6 +53,9 @@ from ansible_collections.qa.platform.plugins.module_utils.tenant_lifecycle impor
 from ansible_collections.qa.platform.plugins.module_utils.tenant_operations import (
     remove_tenant,
 )
+from ansible_collections.qa.platform.plugins.module_utils.tenant_spec import (
+    DEFAULT_TENANT_ID,
+)
 
 
 def main() -> None:
@@ -60,6 +64,14 @@ def main() -> None:
     spec["tenant_id"] = {"type": "str", "required": True}
     spec["keep_dump"] = {"type": "bool", "default": True}
     module = AnsibleModule(argument_spec=spec, supports_check_mode=False)
+    if module.params["tenant_id"] == DEFAULT_TENANT_ID:
+        # site.yml checks row isolation with the default tenant and fails
+        # without it, so the platform would not converge any more.
+        module.fail_json(
+            msg=f"tenant_id: invalid value {DEFAULT_TENANT_ID!r} (rule reserved):"
+            " the default tenant belongs to the platform and cannot be removed;"
+            " nothing was changed"
+        )
     platform = Platform(settings_from_params(module.params))
     try:
         outcome = remove_tenant(
