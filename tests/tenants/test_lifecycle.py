@@ -248,7 +248,11 @@ def test_remove_keeps_dump(
 
     removed = remove(runner, tenant_id)
     assert removed.returncode == 0, removed.output[-3000:]
+    assert "dns removed, realm removed, database removed" in removed.text
     assert_no_trace(tenant_id, operator_db, keycloak_admin, route53)
+    again = remove(runner, tenant_id)
+    assert again.returncode == 0, again.output[-3000:]
+    assert f"{tenant_id}: nothing found to remove" in again.text
     dumps = sorted(Path("/var/lib/qa-platform/dumps").glob(f"{tenant_id}-*"))
     assert len(dumps) == 1
     tenants_dump = dumps[0] / "tenants.copy.gz"
@@ -296,6 +300,13 @@ def test_check_mode_reports_changed_settings(
             "SELECT tier FROM tenants WHERE tenant_id = %s", (tenant_id,)
         ).fetchone()
         assert row == ("starter",)
+        updated = provision(runner, changed)
+        assert updated.returncode == 0, updated.output[-3000:]
+        assert f"{tenant_id}: already onboarded, updated database" in updated.text
+        row = operator_db.execute(
+            "SELECT tier FROM tenants WHERE tenant_id = %s", (tenant_id,)
+        ).fetchone()
+        assert row == ("enterprise",)
     finally:
         remove(runner, tenant_id, "-e", "keep_dump=false")
 

@@ -454,6 +454,11 @@ def test_field_invalid_value() -> None:
     assert problem.message.startswith("subdomain:")
 
 
+def test_missing_field_message() -> None:
+    (problem,) = validate_field("admin_email", None)
+    assert problem.message == "admin_email: missing value (rule required): is required"
+
+
 def test_field_required_empty() -> None:
     (problem,) = validate_field("admin_email", None)
     assert problem.rule == "required"

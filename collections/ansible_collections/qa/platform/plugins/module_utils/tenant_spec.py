@@ -176,7 +176,10 @@ def _safe_value(value: object) -> Any:
 
 
 def _problem(field: str, value: object, rule: str, detail: str) -> Problem:
-    message = f"{field}: invalid value {display_value(value)} (rule {rule}): {detail}"
+    value_text = f"invalid value {display_value(value)}"
+    if value is None and rule == "required":
+        value_text = "missing value"
+    message = f"{field}: {value_text} (rule {rule}): {detail}"
     return Problem(field=field, value=_safe_value(value), rule=rule, message=message)
 
 
