@@ -44,7 +44,7 @@ JOBS = ("interleaved", "grouped", "two workers")
 
 
 class OrderRun:
-    """One job: create realms and read them back, timing each request."""
+    """A job that creates realms and reads them back, timing each request."""
 
     def __init__(self, job: str, count: int, token: AdminToken) -> None:
         self.job = job
@@ -82,7 +82,7 @@ class OrderRun:
             self.posts.append(elapsed)
         return name
 
-    def get(self, session: requests.Session, path: str) -> float:
+    def timed_get(self, session: requests.Session, path: str) -> float:
         start = time.perf_counter()
         response = session.get(
             f"{KEYCLOAK_URL}/admin/realms/{path}", headers=self.headers(), timeout=300
@@ -92,9 +92,9 @@ class OrderRun:
         return elapsed
 
     def read_back(self, session: requests.Session, name: str) -> None:
-        first = self.get(session, f"{name}/{FIRST_READ}")
+        first = self.timed_get(session, f"{name}/{FIRST_READ}")
         later = sum(
-            self.get(session, f"{name}/{path.format(realm=name)}")
+            self.timed_get(session, f"{name}/{path.format(realm=name)}")
             for path in LATER_READS
         )
         with self.lock:
@@ -118,9 +118,9 @@ class OrderRun:
         else:
             workers = [
                 threading.Thread(
-                    target=self.interleave, args=(range(w, self.count, 2),)
+                    target=self.interleave, args=(range(first, self.count, 2),)
                 )
-                for w in range(2)
+                for first in range(2)
             ]
             for worker in workers:
                 worker.start()
@@ -149,7 +149,7 @@ class OrderRun:
 
 
 def bench_realm_order(count: int, rounds: int) -> dict[str, Any]:
-    """Run each job ``rounds`` times with ``count`` realms; one row per run.
+    """Run each job ``rounds`` times with ``count`` realms, one row per run.
 
     Every other round runs the jobs in reverse order, so that a slow spell of
     Keycloak does not always fall on the same job.

@@ -43,6 +43,13 @@ def tenant_status(db: psycopg.Connection[Any], tenant_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def tenant_tier(db: psycopg.Connection[Any], tenant_id: str) -> str | None:
+    row = db.execute(
+        "SELECT tier FROM tenants WHERE tenant_id = %s", (tenant_id,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def realm_exists(admin: Any, realm: str) -> bool:
     from keycloak.exceptions import KeycloakGetError
 
@@ -296,17 +303,11 @@ def test_check_mode_reports_changed_settings(
         preview = provision(runner, changed, "--check")
         assert preview.returncode == 0, preview.output[-3000:]
         assert f"{tenant_id}: would change database" in preview.text
-        row = operator_db.execute(
-            "SELECT tier FROM tenants WHERE tenant_id = %s", (tenant_id,)
-        ).fetchone()
-        assert row == ("starter",)
+        assert tenant_tier(operator_db, tenant_id) == "starter"
         updated = provision(runner, changed)
         assert updated.returncode == 0, updated.output[-3000:]
         assert f"{tenant_id}: already onboarded, updated database" in updated.text
-        row = operator_db.execute(
-            "SELECT tier FROM tenants WHERE tenant_id = %s", (tenant_id,)
-        ).fetchone()
-        assert row == ("enterprise",)
+        assert tenant_tier(operator_db, tenant_id) == "enterprise"
     finally:
         remove(runner, tenant_id, "-e", "keep_dump=false")
 

@@ -172,8 +172,8 @@ async def test_list_shows_tenants_with_usage(
     realms = SwitchableRealms({"master", "qa-default", "acme", "stale-realm"})
     app = make_app(platform, tui_paths, tmp_path, moto_endpoint, realms)
     async with running(app) as pilot:
-        # The first load paints the rows before Keycloak and DNS answer; the
-        # service markers are set only once both columns are filled.
+        # The first load paints the rows before Keycloak and DNS answer, so
+        # wait for the service markers, which only a full refresh sets.
         await wait_for(
             pilot,
             lambda: (

@@ -131,7 +131,7 @@ def test_order_section_lists_each_job(report: ModuleType) -> None:
     assert "| 0.500 s / 10.0 s / 2.0 s |" in table[1]
 
 
-def test_order_section_says_why_it_is_missing(report: ModuleType) -> None:
+def test_order_section_names_missing_reason(report: ModuleType) -> None:
     lines = report.order_section({"order": {"error": "HTTPError: 401"}})
 
     assert lines == ["Not measured: HTTPError: 401."]

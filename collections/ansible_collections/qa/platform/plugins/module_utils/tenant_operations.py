@@ -38,6 +38,11 @@ MUTABLE_COLUMNS = (
     "features",
     "settings",
 )
+# The stored values of MUTABLE_COLUMNS, in that order, to compare with a file.
+SETTINGS_QUERY = (
+    "SELECT display_name, tier, max_users, max_calls_per_month, features, settings"
+    " FROM tenants WHERE tenant_id = %s"
+)
 
 
 class Onboarding:
@@ -102,16 +107,12 @@ class Onboarding:
         """Report what onboarding would change, without changing anything."""
         try:
             self.check_registry()
-            columns = ", ".join(MUTABLE_COLUMNS)
             with self.platform.db.transaction():
                 row = self.platform.db.execute(
-                    f"SELECT {columns} FROM tenants WHERE tenant_id = %s",  # noqa: S608
-                    (self.tenant_id,),
+                    SETTINGS_QUERY, (self.tenant_id,)
                 ).fetchone()
-            # The same comparison as step_database, which updates a row whose
-            # settings differ from the file.
-            values = [self.tenant[column] for column in MUTABLE_COLUMNS]
-            same = row is not None and list(row) == values
+            # step_database updates a row whose settings differ from the file.
+            same = row is not None and list(row) == self.file_settings()
             self.outcome.steps["database"] = "ok" if same else "changed"
             realm = self.platform.realm(self.realm_name)
             self.outcome.steps["realm"] = "ok" if realm else "changed"
@@ -169,6 +170,10 @@ class Onboarding:
 
     # Steps: each returns whether it changed anything -------------------------
 
+    def file_settings(self) -> list[Any]:
+        """Return the tenant file's values of MUTABLE_COLUMNS, in that order."""
+        return [self.tenant[column] for column in MUTABLE_COLUMNS]
+
     def step_database(self) -> bool:
         """Insert (or update) the tenant row and its organization in one transaction."""
         tenant = self.tenant
@@ -176,12 +181,9 @@ class Onboarding:
         changed = False
         with db.transaction():
             row = db.execute(
-                "SELECT display_name, tier, max_users, max_calls_per_month, features,"
-                " settings"
-                " FROM tenants WHERE tenant_id = %s FOR UPDATE",
-                (self.tenant_id,),
+                SETTINGS_QUERY + " FOR UPDATE", (self.tenant_id,)
             ).fetchone()
-            values = [tenant[column] for column in MUTABLE_COLUMNS]
+            values = self.file_settings()
             json_values = [
                 json.dumps(value) if column in {"features", "settings"} else value
                 for column, value in zip(MUTABLE_COLUMNS, values, strict=True)
